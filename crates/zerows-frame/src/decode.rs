@@ -134,6 +134,17 @@ impl Decoder {
         self.closed
     }
 
+    /// The payload bytes of the current data frame that have not been decoded yet, if a data
+    /// frame's payload is being read. An I/O layer can use it to read a large payload straight into
+    /// its final buffer: bytes read there and passed to [`next`](Self::next) come back as one
+    /// [`Event::Payload`], unmasked in place.
+    pub const fn payload_remaining(&self) -> Option<u64> {
+        match &self.frame {
+            Some(f) => Some(f.len - f.pos),
+            None => None,
+        }
+    }
+
     /// The error that stopped the decoder, if one did.
     pub const fn error(&self) -> Option<Error> {
         self.error
