@@ -1,0 +1,81 @@
+//! The Autobahn client harness: asks the fuzzing server (`kosoku -m fuzzingserver`) for the case
+//! count, runs every case (connect to `/runCase?case=N&agent=A` and echo everything back), then asks
+//! it to write the reports (`/updateReports?agent=A`).
+//!
+//! ```text
+//! cargo run --release -p zerows-util --example autobahn_client -- --url ws://127.0.0.1:9001 --agent zerows
+//! ```
+
+use std::net::TcpStream;
+
+use zerows_upgrade::client::ClientRequest;
+use zerows_util::{Config, Error, Message, WebSocket};
+
+struct Target {
+    host_port: String,
+}
+
+fn open(target: &Target, path: &str) -> Result<WebSocket<TcpStream>, Error> {
+    let stream = TcpStream::connect(&target.host_port)?;
+    stream.set_nodelay(true)?;
+    let request = ClientRequest::with_random_key(&target.host_port, path)
+        .map_err(|_| Error::InvalidInput(zerows_util::Misuse::NoRandom))?;
+    WebSocket::connect(stream, &request, Config::default())
+}
+
+fn echo(mut ws: WebSocket<TcpStream>) -> Result<(), Error> {
+    let mut buf = Vec::new();
+    loop {
+        match ws.read_into(&mut buf) {
+            Ok(op) => ws.send_message(op, &buf)?,
+            Err(Error::Closed) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut url = String::from("ws://127.0.0.1:9001");
+    let mut agent = String::from("zerows");
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--url" => url = args.next().ok_or("--url needs a value")?,
+            "--agent" => agent = args.next().ok_or("--agent needs a value")?,
+            _ => return Err("usage: autobahn_client [--url ws://HOST:PORT] [--agent NAME]".into()),
+        }
+    }
+    let host_port = url
+        .strip_prefix("ws://")
+        .ok_or("only ws:// URLs")?
+        .trim_end_matches('/')
+        .to_owned();
+    let target = Target { host_port };
+
+    let mut ws = open(&target, "/getCaseCount")?;
+    let count: u32 = match ws.read()? {
+        Message::Text(t) => t.trim().parse()?,
+        other => return Err(format!("unexpected case count message: {other:?}").into()),
+    };
+    let _ = ws.read();
+    eprintln!("autobahn_client: {count} cases");
+
+    for case in 1..=count {
+        let path = format!("/runCase?case={case}&agent={agent}");
+        match open(&target, &path) {
+            Ok(ws) => {
+                if let Err(e) = echo(ws)
+                    && std::env::var_os("ZEROWS_VERBOSE").is_some()
+                {
+                    eprintln!("case {case}: {e}");
+                }
+            }
+            Err(e) => eprintln!("case {case}: connect failed: {e}"),
+        }
+    }
+
+    let mut ws = open(&target, &format!("/updateReports?agent={agent}"))?;
+    let _ = ws.close(zerows_util::CloseCode::NORMAL, "");
+    eprintln!("autobahn_client: reports updated");
+    Ok(())
+}

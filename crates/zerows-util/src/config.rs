@@ -1,0 +1,129 @@
+//! Connection configuration: protocol limits, buffer sizes, control-frame behaviour.
+
+use std::time::Duration;
+
+use zerows_frame::Role;
+
+use crate::pool::BufferPool;
+
+/// How a connection behaves. Every size has a limit; each field documents its default.
+///
+/// ```
+/// use zerows_util::Config;
+///
+/// let config = Config::default()
+///     .max_message_size(1 << 20) // 1 MiB; frames are capped to it too
+///     .auto_pong(false);         // the application answers pings itself
+/// assert_eq!(config.frame.max_frame_size, 1 << 20);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// The frame-layer rules and limits: `max_frame_size` (16 MiB), `max_message_size` (64 MiB),
+    /// `max_fragments` (131,072), `validate_utf8` (on), extension RSV bits (none). The role in it
+    /// is set by the connection.
+    pub frame: zerows_frame::Config,
+    /// Answer each ping with a pong automatically, from the read call that receives it. Default: on.
+    /// Pings are reported to the application either way.
+    pub auto_pong: bool,
+    /// The read buffer size in bytes. Default: 16 KiB (minimum 512). Payloads larger than this
+    /// flow through it or are read straight into the message buffer; it never grows.
+    pub read_buffer_size: usize,
+    /// The frame size the streaming writer fragments into. Default: 64 KiB.
+    pub fragment_size: usize,
+    /// How long to wait for the peer's close frame, or for the peer to close the TCP connection,
+    /// once we have sent ours (RFC 6455 §7.1.1). Default: 1 s.
+    pub close_timeout: Duration,
+    /// Where buffers come from and go back to. Default: none (each connection owns its buffers and
+    /// keeps them). With a pool, an idle connection holds no I/O buffer at all.
+    pub pool: Option<BufferPool>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            frame: zerows_frame::Config::new(Role::Server),
+            auto_pong: true,
+            read_buffer_size: Config::DEFAULT_READ_BUFFER_SIZE,
+            fragment_size: Config::DEFAULT_FRAGMENT_SIZE,
+            close_timeout: Duration::from_secs(1),
+            pool: None,
+        }
+    }
+}
+
+impl Config {
+    /// Default read buffer: 16 KiB.
+    pub const DEFAULT_READ_BUFFER_SIZE: usize = 16 << 10;
+    /// Default fragment size of the streaming writer: 64 KiB.
+    pub const DEFAULT_FRAGMENT_SIZE: usize = 64 << 10;
+
+    /// Sets the maximum message size (and caps the maximum frame size to it).
+    #[must_use]
+    pub fn max_message_size(mut self, bytes: u64) -> Config {
+        self.frame = self.frame.max_message_size(bytes);
+        self
+    }
+
+    /// Sets the maximum frame payload size.
+    #[must_use]
+    pub fn max_frame_size(mut self, bytes: u64) -> Config {
+        self.frame = self.frame.max_frame_size(bytes);
+        self
+    }
+
+    /// Sets the maximum number of frames per message.
+    #[must_use]
+    pub fn max_fragments(mut self, frames: u32) -> Config {
+        self.frame = self.frame.max_fragments(frames);
+        self
+    }
+
+    /// Turns the incremental UTF-8 check of text messages on or off.
+    #[must_use]
+    pub fn validate_utf8(mut self, on: bool) -> Config {
+        self.frame = self.frame.validate_utf8(on);
+        self
+    }
+
+    /// Sets [`auto_pong`](Self::auto_pong).
+    #[must_use]
+    pub fn auto_pong(mut self, on: bool) -> Config {
+        self.auto_pong = on;
+        self
+    }
+
+    /// Sets [`read_buffer_size`](Self::read_buffer_size).
+    #[must_use]
+    pub fn read_buffer_size(mut self, bytes: usize) -> Config {
+        self.read_buffer_size = bytes.max(512);
+        self
+    }
+
+    /// Sets [`fragment_size`](Self::fragment_size).
+    #[must_use]
+    pub fn fragment_size(mut self, bytes: usize) -> Config {
+        self.fragment_size = bytes.max(1);
+        self
+    }
+
+    /// Sets [`close_timeout`](Self::close_timeout).
+    #[must_use]
+    pub fn close_timeout(mut self, timeout: Duration) -> Config {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Takes buffers from `pool` while data flows and gives them back when the connection is idle.
+    #[must_use]
+    pub fn pool(mut self, pool: BufferPool) -> Config {
+        self.pool = Some(pool);
+        self
+    }
+
+    pub(crate) fn for_role(mut self, role: Role) -> Config {
+        self.frame.role = role;
+        self.read_buffer_size = self.read_buffer_size.max(512);
+        self
+    }
+}

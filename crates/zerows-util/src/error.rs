@@ -1,0 +1,136 @@
+//! Errors of the message layer.
+
+use std::fmt;
+use std::io;
+
+use zerows_frame::CloseCode;
+
+/// Why a read, write or handshake failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The transport failed.
+    Io(io::Error),
+    /// The peer broke the protocol or a limit. We sent a close frame with
+    /// [`CloseCode::from(&e)`](zerows_frame::CloseCode) (1002, 1007 or 1009) and closed the connection.
+    Protocol(zerows_frame::Error),
+    /// The opening handshake failed (the HTTP status to answer or that was received is inside).
+    Handshake(zerows_upgrade::Error),
+    /// The close handshake has finished (or the connection was failed): nothing more can be read or
+    /// written.
+    Closed,
+    /// The peer closed the TCP connection without a close frame (RFC 6455 §7.1.5: status 1006).
+    AbnormalClosure,
+    /// The application asked for something the protocol does not allow.
+    InvalidInput(Misuse),
+}
+
+/// What was wrong with a request of the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// A control frame payload over 125 bytes (RFC 6455 §5.5).
+    ControlTooLong,
+    /// A message opcode that is not `Text` or `Binary`.
+    NotData,
+    /// A new message while a fragmented one is unfinished (RFC 6455 §5.4).
+    UnfinishedMessage,
+    /// A continuation frame with no message in progress.
+    NoMessage,
+    /// An earlier write stopped in the middle of a frame; the stream is corrupt.
+    Poisoned,
+    /// The operating system's random source failed.
+    NoRandom,
+    /// The handshake failed for a reason not covered by the other variants.
+    Handshake,
+}
+
+impl Misuse {
+    /// A short description.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Misuse::ControlTooLong => "control payload over 125 bytes",
+            Misuse::NotData => "a message is text or binary",
+            Misuse::UnfinishedMessage => "a fragmented message is unfinished",
+            Misuse::NoMessage => "continuation without a message",
+            Misuse::Poisoned => "an earlier write stopped mid-frame",
+            Misuse::NoRandom => "no OS random source",
+            Misuse::Handshake => "handshake failed",
+        }
+    }
+}
+
+impl Error {
+    /// The close code that describes this error to an application (RFC 6455 §7.1.5): the code we
+    /// sent for protocol errors, 1006 for a connection lost without a close frame.
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match self {
+            Error::Protocol(e) => Some(e.close_code()),
+            Error::AbnormalClosure | Error::Io(_) => Some(CloseCode::ABNORMAL_CLOSURE),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Protocol(e) => write!(f, "protocol error: {e} (closed with {})", e.close_code()),
+            Error::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Error::Closed => f.write_str("connection closed"),
+            Error::AbnormalClosure => f.write_str("connection lost without a close frame"),
+            Error::InvalidInput(what) => write!(f, "invalid input: {}", what.as_str()),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+impl From<zerows_upgrade::Error> for Error {
+    fn from(e: zerows_upgrade::Error) -> Error {
+        Error::Handshake(e)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Io(e) => e,
+            Error::Protocol(_) | Error::Handshake(_) => {
+                io::Error::new(io::ErrorKind::InvalidData, e)
+            }
+            Error::Closed => io::Error::new(io::ErrorKind::NotConnected, e),
+            Error::AbnormalClosure => io::Error::new(io::ErrorKind::UnexpectedEof, e),
+            Error::InvalidInput(_) => io::Error::new(io::ErrorKind::InvalidInput, e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_stays_small() {
+        assert!(
+            std::mem::size_of::<Error>() <= 16,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! # zerows-util
+//!
+//! WebSocket messages over `std::io` (and tokio, with the `tokio` feature): the equivalent of Go's
+//! `gobwas/ws/wsutil`, built on the sans-IO [`zerows_frame`] decoder and the zero-allocation
+//! [`zerows_upgrade`] handshake.
+//!
+//! - [`WebSocket`]: a connection over any blocking [`Transport`] (`TcpStream`, `UnixStream`, or
+//!   anything `Read + Write` wrapped in [`Plain`]), created by [`WebSocket::accept`] /
+//!   [`WebSocket::connect`] or from a finished handshake with [`WebSocket::from_raw`] (including the
+//!   bytes read past the handshake).
+//! - Reading: [`WebSocket::read`] returns the next [`Message`] — text (UTF-8 checked as it arrived),
+//!   binary, ping, pong or close — borrowed from reusable buffers, without allocating in steady
+//!   state. [`WebSocket::message_reader`] streams a large message in chunks instead.
+//! - Control frames in one place: pings answered automatically ([`Config::auto_pong`]), the close
+//!   handshake completed (the peer's code echoed; 1002/1007/1009 with a reason when we fail the
+//!   connection; then the write side shut down and a bounded wait for the peer, RFC 6455 §7).
+//! - Writing: one frame per message, header and payload in one vectored write;
+//!   [`WebSocket::message_writer`] fragments a streamed message; client frames are masked with a
+//!   fresh key from the OS CSPRNG; [`PreparedMessage`] encodes a broadcast once.
+//! - Buffers: owned per connection by default, or taken from a shared [`BufferPool`] only while
+//!   data flows, so an idle connection holds no I/O buffer.
+//! - Limits ([`Config`]): frame size, message size, fragment count, enforced from headers before any
+//!   payload is buffered, answered with close 1009.
+//!
+//! # Example: an echo server
+//!
+//! ```no_run
+//! use std::net::TcpListener;
+//! use zerows_util::{Message, WebSocket};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:9001")?;
+//! for stream in listener.incoming() {
+//!     std::thread::spawn(move || -> Result<(), zerows_util::Error> {
+//!         let mut ws = WebSocket::accept(stream?)?;
+//!         let mut echo = Vec::new();
+//!         loop {
+//!             match ws.read()? {
+//!                 Message::Text(t) => { echo.clear(); echo.extend_from_slice(t.as_bytes()); ws.send_text(std::str::from_utf8(&echo).unwrap())?; }
+//!                 Message::Binary(b) => { echo.clear(); echo.extend_from_slice(b); ws.send_binary(&echo)?; }
+//!                 Message::Close(_) => return Ok(()),
+//!                 _ => {}
+//!             }
+//!         }
+//!     });
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Crate features
+//!
+//! - `tokio`: async connections over `tokio::io::AsyncRead + AsyncWrite`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod error;
+pub mod helpers;
+mod keepalive;
+mod keys;
+mod message;
+mod pool;
+mod proto;
+mod sync;
+#[cfg(feature = "tokio")]
+mod tokio;
+mod transport;
+
+#[cfg(feature = "tokio")]
+pub use crate::tokio::{AsyncReadHalf, AsyncWebSocket, AsyncWriteHalf};
+pub use config::Config;
+pub use error::{Error, Misuse};
+pub use keepalive::{Keepalive, KeepaliveAction};
+pub use message::{Message, PreparedMessage};
+pub use pool::BufferPool;
+pub use sync::{MessageReader, MessageWriter, ReadHalf, SplitStream, WebSocket, WriteHalf};
+pub use transport::{Plain, Transport};
+
+pub use zerows_frame::{CloseCode, CloseFrame, OpCode, Role};

@@ -1,0 +1,473 @@
+//! The sans-IO connection core shared by the `std::io` and tokio layers.
+//!
+//! [`ReadCore`] owns the read buffer, the message buffer and the frame decoder; it says where to read
+//! next ([`ReadCore::read_target`]), is told how many bytes arrived ([`ReadCore::filled`]) and turns
+//! them into [`Item`]s ([`ReadCore::process`]). [`WriteCore`] encodes frames and holds the one
+//! pending control reply. Neither does I/O: the adapters in `sync.rs` and `tokio.rs` are loops
+//! around these calls, so both have the same protocol logic.
+
+use zerows_frame::{
+    CloseCode, CloseFrame, Decoder, Event, Header, OpCode, Role, Rsv, Status, apply_mask,
+};
+
+use crate::config::Config;
+use crate::keys::MaskKeys;
+use crate::pool::{self, BufferPool};
+
+/// Payloads at least this large are read straight into the message buffer when the read buffer is
+/// empty, saving a copy.
+const DIRECT_MIN: u64 = 4096;
+/// The first direct read reserves at most this much; later ones at most double what arrived, so a
+/// peer that declares a huge frame and sends nothing cannot make us allocate it.
+const DIRECT_FIRST: usize = 64 << 10;
+
+/// What [`ReadCore::process`] produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Item {
+    /// A complete data message (`Text` or `Binary`); see [`ReadCore::message`].
+    Message(OpCode),
+    /// A ping; payload in [`ReadCore::control`].
+    Ping,
+    /// A pong; payload in [`ReadCore::control`].
+    Pong,
+    /// The peer's close frame; code here, reason in [`ReadCore::control`].
+    Close(Option<CloseCode>),
+    /// Streaming mode: a data frame started (`Text`/`Binary` starts a message).
+    FrameStart(Header),
+    /// Streaming mode: payload bytes at `read_buf[start..start + len]`.
+    Chunk { start: usize, len: usize },
+    /// Streaming mode: the message ended.
+    MessageEnd,
+}
+
+/// Where the last message's payload is.
+#[derive(Clone, Copy, Debug)]
+enum MsgLoc {
+    /// `msg[..msg_len]`.
+    Assembled,
+    /// `rbuf[start..start + len]`: a single-frame message that arrived whole, not copied.
+    InPlace { start: usize, len: usize },
+}
+
+#[derive(Debug)]
+pub(crate) struct ReadCore {
+    decoder: Decoder,
+    pool: Option<BufferPool>,
+    read_buffer_size: usize,
+    /// Read buffer (`len == capacity` while held, empty when released to the pool); the bytes not
+    /// decoded yet are `rbuf[start..end]`.
+    rbuf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Message buffer; the message so far is `msg[..msg_len]` (`msg.len()` is what is initialised).
+    msg: Vec<u8>,
+    msg_len: usize,
+    loc: MsgLoc,
+    /// Whether the message in progress arrived whole in the read buffer (zero-copy candidate).
+    in_place: bool,
+    /// The bytes of the last `read_target` went to `msg[msg_len..]`, not to `rbuf[end..]`.
+    direct: bool,
+    /// The opcode of the message in progress.
+    last_opcode: Option<OpCode>,
+    /// Hand payload out as chunks instead of assembling messages.
+    pub(crate) streaming: bool,
+    /// Discard the rest of the message in progress (a streamed message abandoned midway).
+    skipping: bool,
+    ctrl: [u8; 125],
+    ctrl_len: usize,
+}
+
+impl ReadCore {
+    pub(crate) fn new(config: &Config, leftover: &[u8]) -> ReadCore {
+        let mut core = ReadCore {
+            decoder: Decoder::new(config.frame),
+            pool: config.pool.clone(),
+            read_buffer_size: config.read_buffer_size,
+            rbuf: Vec::new(),
+            start: 0,
+            end: 0,
+            msg: Vec::new(),
+            msg_len: 0,
+            loc: MsgLoc::Assembled,
+            in_place: false,
+            direct: false,
+            last_opcode: None,
+            streaming: false,
+            skipping: false,
+            ctrl: [0; 125],
+            ctrl_len: 0,
+        };
+        if !leftover.is_empty() {
+            core.push_bytes(leftover);
+        }
+        core
+    }
+
+    /// Copies bytes that were read elsewhere (handshake leftovers, a stack buffer) into the read
+    /// buffer, growing it if they do not fit.
+    pub(crate) fn push_bytes(&mut self, bytes: &[u8]) {
+        self.ensure_rbuf();
+        self.compact();
+        let need = self.end + bytes.len();
+        if need > self.rbuf.len() {
+            self.rbuf.resize(need, 0);
+        }
+        self.rbuf[self.end..need].copy_from_slice(bytes);
+        self.end = need;
+    }
+
+    /// Whether the core holds no buffer and has no partial frame: the next bytes may be read into a
+    /// temporary stack buffer and passed to [`push_bytes`](Self::push_bytes).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.start == self.end
+            && self.decoder.message().is_none()
+            && self.decoder.payload_remaining().is_none()
+    }
+
+    /// Whether buffers are released to a pool when idle.
+    pub(crate) fn pooled(&self) -> bool {
+        self.pool.is_some()
+    }
+
+    pub(crate) fn holds_buffer(&self) -> bool {
+        !self.rbuf.is_empty()
+    }
+
+    /// Gives the buffers back to the pool if the connection is idle.
+    pub(crate) fn release_if_idle(&mut self) {
+        if self.pool.is_some() && self.is_idle() {
+            if let Some(pool) = &self.pool {
+                pool.give(std::mem::take(&mut self.rbuf));
+                pool.give(std::mem::take(&mut self.msg));
+            }
+            self.start = 0;
+            self.end = 0;
+            self.msg_len = 0;
+            self.loc = MsgLoc::Assembled;
+        }
+    }
+
+    fn ensure_rbuf(&mut self) {
+        if self.rbuf.is_empty() {
+            self.rbuf = pool::take(self.pool.as_ref(), self.read_buffer_size);
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Takes the message buffer from the pool if it was given back.
+    fn ensure_msg(&mut self) {
+        if self.msg.capacity() == 0
+            && let Some(pool) = &self.pool
+        {
+            self.msg = pool.take(0);
+        }
+    }
+
+    /// Moves the undecoded bytes to the front when that frees useful space.
+    fn compact(&mut self) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.start > 0 && self.rbuf.len() - self.end < 1024 {
+            self.rbuf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+    }
+
+    /// Where the next bytes should be read to. Call [`filled`](Self::filled) with the count read.
+    pub(crate) fn read_target(&mut self) -> &mut [u8] {
+        self.ensure_rbuf();
+        self.direct = false;
+        if !self.streaming
+            && !self.skipping
+            && self.start == self.end
+            && self.decoder.message().is_some()
+            && let Some(rem) = self.decoder.payload_remaining()
+            && rem >= DIRECT_MIN
+        {
+            let cap = DIRECT_FIRST.max(self.msg_len);
+            let want = usize::try_from(rem).map_or(cap, |r| r.min(cap));
+            let need = self.msg_len + want;
+            self.ensure_msg();
+            if self.msg.len() < need {
+                self.msg.resize(need, 0);
+            }
+            self.direct = true;
+            return &mut self.msg[self.msg_len..need];
+        }
+        self.compact();
+        &mut self.rbuf[self.end..]
+    }
+
+    /// Records that `n` bytes were read into the last [`read_target`](Self::read_target).
+    pub(crate) fn filled(&mut self, n: usize) -> Result<(), zerows_frame::Error> {
+        if !self.direct {
+            self.end += n;
+            return Ok(());
+        }
+        self.direct = false;
+        if n == 0 {
+            return Ok(());
+        }
+        let region = &mut self.msg[self.msg_len..self.msg_len + n];
+        match self.decoder.next(region)? {
+            // The read was capped at the frame's remaining payload: it is all payload.
+            Status::Complete((Event::Payload(p), used)) => {
+                debug_assert_eq!((p.len(), used), (n, n));
+                self.msg_len += used;
+                Ok(())
+            }
+            other => unreachable!("direct read decoded as {other:?}"),
+        }
+    }
+
+    /// Decodes buffered bytes until an item is complete, or returns `None` when more bytes are
+    /// needed. A decode error fails the connection.
+    pub(crate) fn process(&mut self) -> Result<Option<Item>, zerows_frame::Error> {
+        loop {
+            let at = self.start;
+            let buf = &mut self.rbuf[at..self.end];
+            let available = buf.len();
+            let Status::Complete((event, used)) = self.decoder.next(buf)? else {
+                return Ok(None);
+            };
+            self.start += used;
+            match event {
+                Event::Header(h) => {
+                    if h.opcode != OpCode::Continuation {
+                        self.last_opcode = Some(h.opcode);
+                        self.msg_len = 0;
+                        self.loc = MsgLoc::Assembled;
+                        self.in_place =
+                            h.fin && (available - used) as u64 >= h.payload_len && !self.streaming;
+                    }
+                    if self.streaming && !self.skipping {
+                        return Ok(Some(Item::FrameStart(h)));
+                    }
+                }
+                Event::Payload(p) => {
+                    if self.skipping {
+                        continue;
+                    }
+                    if self.streaming {
+                        return Ok(Some(Item::Chunk {
+                            start: at,
+                            len: used,
+                        }));
+                    }
+                    if self.in_place {
+                        self.loc = MsgLoc::InPlace {
+                            start: at,
+                            len: used,
+                        };
+                    } else {
+                        // Append (amortised growth); grows only with bytes that arrived.
+                        if self.msg.capacity() == 0
+                            && let Some(pool) = &self.pool
+                        {
+                            self.msg = pool.take(0);
+                        }
+                        self.msg.truncate(self.msg_len);
+                        self.msg.extend_from_slice(p);
+                        self.msg_len = self.msg.len();
+                    }
+                }
+                Event::FrameEnd { fin } => {
+                    if fin {
+                        if self.skipping {
+                            self.skipping = false;
+                            continue;
+                        }
+                        if self.streaming {
+                            return Ok(Some(Item::MessageEnd));
+                        }
+                        // The decoder knew the opcode; it is Text or Binary.
+                        let op = self.last_opcode.take().unwrap_or(OpCode::Binary);
+                        return Ok(Some(Item::Message(op)));
+                    }
+                }
+                Event::Ping(p) => {
+                    self.ctrl[..p.len()].copy_from_slice(p);
+                    self.ctrl_len = p.len();
+                    return Ok(Some(Item::Ping));
+                }
+                Event::Pong(p) => {
+                    self.ctrl[..p.len()].copy_from_slice(p);
+                    self.ctrl_len = p.len();
+                    return Ok(Some(Item::Pong));
+                }
+                Event::Close(body) => {
+                    let code = body.map(|c| c.code);
+                    let reason = body.map_or(&[][..], |c| c.reason.as_bytes());
+                    self.ctrl[..reason.len()].copy_from_slice(reason);
+                    self.ctrl_len = reason.len();
+                    return Ok(Some(Item::Close(code)));
+                }
+            }
+        }
+    }
+
+    /// The payload of the last message.
+    pub(crate) fn message(&self) -> &[u8] {
+        match self.loc {
+            MsgLoc::Assembled => &self.msg[..self.msg_len],
+            MsgLoc::InPlace { start, len } => &self.rbuf[start..start + len],
+        }
+    }
+
+    /// The payload of the last ping or pong, or the reason of the last close.
+    pub(crate) fn control(&self) -> &[u8] {
+        &self.ctrl[..self.ctrl_len]
+    }
+
+    /// Drops the rest of the message in progress, if one is: its remaining frames are decoded and
+    /// discarded (control frames between them are still reported).
+    pub(crate) fn abandon_message(&mut self) {
+        if self.decoder.message().is_some() {
+            self.skipping = true;
+        }
+        self.streaming = false;
+    }
+
+    /// Bytes of the read buffer (for streaming chunks).
+    pub(crate) fn read_buf(&self, start: usize, len: usize) -> &[u8] {
+        &self.rbuf[start..start + len]
+    }
+}
+
+/// The largest control frame: 2-byte header, 4-byte key, 125-byte payload.
+const MAX_CONTROL: usize = 2 + 4 + 125;
+
+#[derive(Debug)]
+pub(crate) struct WriteCore {
+    role: Role,
+    keys: MaskKeys,
+    pool: Option<BufferPool>,
+    /// A control frame waiting to be written: `pending[pos..len]`.
+    pending: [u8; MAX_CONTROL],
+    pending_len: usize,
+    pending_pos: usize,
+    /// Scratch for client frames (payload copied and masked) and prepared frames.
+    pub(crate) wbuf: Vec<u8>,
+    /// Our close frame was queued (nothing but control frames may follow, and no second close).
+    pub(crate) close_sent: bool,
+    /// A streamed message is in progress: the next frame is a continuation.
+    pub(crate) streaming: bool,
+    /// A write was abandoned mid-frame (a cancelled future): the stream is corrupt.
+    pub(crate) poisoned: bool,
+}
+
+impl WriteCore {
+    pub(crate) fn new(role: Role, config: &Config) -> WriteCore {
+        WriteCore {
+            role,
+            keys: MaskKeys::new(),
+            pool: config.pool.clone(),
+            pending: [0; MAX_CONTROL],
+            pending_len: 0,
+            pending_pos: 0,
+            wbuf: Vec::new(),
+            close_sent: false,
+            streaming: false,
+            poisoned: false,
+        }
+    }
+
+    pub(crate) fn role(&self) -> Role {
+        self.role
+    }
+
+    /// A fresh masking key for a client frame, none for a server frame.
+    pub(crate) fn mask(&mut self) -> Option<[u8; 4]> {
+        self.role.masks_outgoing().then(|| self.keys.next())
+    }
+
+    /// Encodes a data frame header (`rsv` for extensions) into `out`; returns its length.
+    pub(crate) fn header(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: Rsv,
+        len: usize,
+        out: &mut [u8; Header::MAX_LEN],
+    ) -> (usize, Option<[u8; 4]>) {
+        let mask = self.mask();
+        let h = Header {
+            fin,
+            rsv,
+            opcode,
+            mask,
+            payload_len: len as u64,
+        };
+        // 14 bytes always suffice.
+        let n = h.encode(out).unwrap_or(0);
+        (n, mask)
+    }
+
+    /// Client frames: header and masked payload copied into `wbuf`.
+    pub(crate) fn frame_into_wbuf(&mut self, opcode: OpCode, fin: bool, rsv: Rsv, payload: &[u8]) {
+        let mut h = [0u8; Header::MAX_LEN];
+        let (n, mask) = self.header(opcode, fin, rsv, payload.len(), &mut h);
+        if self.wbuf.capacity() == 0 {
+            self.wbuf = pool::take(self.pool.as_ref(), 0);
+        }
+        self.wbuf.clear();
+        self.wbuf.extend_from_slice(&h[..n]);
+        self.wbuf.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut self.wbuf[n..], key, 0);
+        }
+    }
+
+    /// Gives the scratch buffer back to the pool.
+    pub(crate) fn release(&mut self) {
+        if let Some(pool) = &self.pool {
+            pool.give(std::mem::take(&mut self.wbuf));
+        }
+    }
+
+    /// Queues a control frame. If one is already pending and not started, a newer pong replaces an
+    /// older one (RFC 6455 §5.5.3 allows answering only the latest ping); otherwise the caller must
+    /// flush first (`has_pending`).
+    pub(crate) fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        debug_assert!(payload.len() <= 125 && !self.has_pending());
+        let mask = self.mask();
+        let n =
+            zerows_frame::encode_frame(&mut self.pending, opcode, true, mask, payload).unwrap_or(0);
+        self.pending_len = n;
+        self.pending_pos = 0;
+        if opcode == OpCode::Close {
+            self.close_sent = true;
+        }
+    }
+
+    /// Queues a close frame with `code` and `reason` (cut to 123 bytes), or an empty one.
+    pub(crate) fn queue_close(&mut self, code: Option<CloseCode>, reason: &str) {
+        let mut body = [0u8; 125];
+        let n = match code {
+            Some(code) => CloseFrame::new(code, reason).encode(&mut body).unwrap_or(0),
+            None => 0,
+        };
+        self.queue_control(OpCode::Close, &body[..n]);
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending_pos < self.pending_len
+    }
+
+    /// The pending control bytes not written yet.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.pending[self.pending_pos..self.pending_len]
+    }
+
+    /// Records that `n` pending bytes were written.
+    pub(crate) fn advance_pending(&mut self, n: usize) {
+        self.pending_pos = (self.pending_pos + n).min(self.pending_len);
+        if self.pending_pos == self.pending_len {
+            self.pending_pos = 0;
+            self.pending_len = 0;
+        }
+    }
+}

@@ -1,0 +1,671 @@
+//! Connections over tokio's `AsyncRead + AsyncWrite`, on the same sans-IO core as the blocking ones.
+//!
+//! # Cancel safety
+//!
+//! [`AsyncWebSocket::read`] (and [`AsyncReadHalf::read`]) are cancel-safe: they can be a branch of
+//! `tokio::select!` and be dropped at any `.await` without losing data. Bytes move into the
+//! connection's buffers in the same poll that reads them; an item whose control reply (a pong, the
+//! close echo) was still being written when the future was dropped is kept, and the next `read`
+//! finishes the reply and returns it.
+//!
+//! Writes are not cancel-safe, as with any byte stream: dropping a send future in the middle of a
+//! frame leaves a partial frame on the wire. The connection notices and refuses further writes
+//! ([`Error::InvalidInput`] with [`Misuse::Poisoned`]). Control replies are queued whole before they
+//! are written, so a cancelled read never leaves half a pong.
+
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::Mutex;
+use zerows_frame::{CloseCode, CloseFrame, Header, OpCode, Role, Rsv};
+
+use crate::config::Config;
+use crate::error::{Error, Misuse};
+use crate::message::{Message, PreparedMessage};
+use crate::proto::{Item, ReadCore, WriteCore};
+
+const HANDSHAKE_BUF: usize = 8 << 10;
+const STACK_READ: usize = 4 << 10;
+
+/// The writing side: stream and write core (shared behind a lock by split halves).
+#[derive(Debug)]
+struct Writer<W> {
+    io: W,
+    core: WriteCore,
+    pooled: bool,
+}
+
+impl<W: AsyncWrite + Unpin> Writer<W> {
+    async fn flush_pending(&mut self) -> Result<(), Error> {
+        while self.core.has_pending() {
+            let n = self.io.write(self.core.pending()).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+            }
+            self.core.advance_pending(n);
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<(), Error> {
+        if self.core.close_sent {
+            return Err(Error::Closed);
+        }
+        if self.core.poisoned {
+            return Err(Error::InvalidInput(Misuse::Poisoned));
+        }
+        Ok(())
+    }
+
+    async fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        self.check_writable()?;
+        if payload.len() > 125 {
+            return Err(Error::InvalidInput(Misuse::ControlTooLong));
+        }
+        self.flush_pending().await?;
+        self.core.queue_control(opcode, payload);
+        self.flush_pending().await
+    }
+
+    async fn frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: Rsv,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        self.check_writable()?;
+        if opcode.is_control() || (opcode != OpCode::Continuation && self.core.streaming) {
+            return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
+        }
+        self.flush_pending().await?;
+        self.core.poisoned = true;
+        if self.core.role() == Role::Server {
+            let mut h = [0u8; Header::MAX_LEN];
+            let (n, _) = self.core.header(opcode, fin, rsv, payload.len(), &mut h);
+            let mut bufs = [IoSlice::new(&h[..n]), IoSlice::new(payload)];
+            let mut bufs = &mut bufs[..];
+            while !bufs.is_empty() {
+                let w = self.io.write_vectored(bufs).await?;
+                if w == 0 {
+                    return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+                }
+                IoSlice::advance_slices(&mut bufs, w);
+            }
+        } else {
+            self.core.frame_into_wbuf(opcode, fin, rsv, payload);
+            self.io.write_all(&self.core.wbuf).await?;
+            if self.pooled {
+                self.core.release();
+            }
+        }
+        self.core.poisoned = false;
+        Ok(())
+    }
+
+    async fn prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
+        if self.core.role() == Role::Client {
+            return self
+                .frame(msg.opcode(), true, Rsv::NONE, msg.payload())
+                .await;
+        }
+        self.check_writable()?;
+        self.flush_pending().await?;
+        self.core.poisoned = true;
+        self.io.write_all(msg.server_frame()).await?;
+        self.core.poisoned = false;
+        Ok(())
+    }
+}
+
+/// What the read loop needs from the writing side.
+trait Link {
+    type R: AsyncRead + Unpin;
+    fn read_io(&mut self) -> &mut Self::R;
+    /// Queues a control reply (synchronously, whole) on the writer.
+    async fn queue(&mut self, f: impl FnOnce(&mut WriteCore) + Send);
+    /// Writes what is queued.
+    async fn flush(&mut self) -> Result<(), Error>;
+    /// Shuts the write direction down.
+    async fn shutdown(&mut self);
+}
+
+/// A whole connection: one stream for both directions.
+struct Whole<'a, S>(&'a mut Writer<S>);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Link for Whole<'_, S> {
+    type R = S;
+    fn read_io(&mut self) -> &mut S {
+        &mut self.0.io
+    }
+    async fn queue(&mut self, f: impl FnOnce(&mut WriteCore) + Send) {
+        f(&mut self.0.core)
+    }
+    async fn flush(&mut self) -> Result<(), Error> {
+        self.0.flush_pending().await
+    }
+    async fn shutdown(&mut self) {
+        let _ = self.0.io.shutdown().await;
+    }
+}
+
+/// A read half: its own read stream and the shared writer.
+#[derive(Debug)]
+struct Shared<S> {
+    io: ReadHalf<S>,
+    writer: Arc<Mutex<Writer<WriteHalf<S>>>>,
+}
+
+impl<S: AsyncRead + AsyncWrite> Link for Shared<S> {
+    type R = ReadHalf<S>;
+    fn read_io(&mut self) -> &mut ReadHalf<S> {
+        &mut self.io
+    }
+    async fn queue(&mut self, f: impl FnOnce(&mut WriteCore) + Send) {
+        f(&mut self.writer.lock().await.core)
+    }
+    async fn flush(&mut self) -> Result<(), Error> {
+        self.writer.lock().await.flush_pending().await
+    }
+    async fn shutdown(&mut self) {
+        let _ = self.writer.lock().await.io.shutdown().await;
+    }
+}
+
+/// The reading side's state.
+#[derive(Debug)]
+struct Reader {
+    core: ReadCore,
+    config: Config,
+    done: bool,
+    /// An item produced but not yet returned, because its reply was not queued yet.
+    ready: Option<Item>,
+}
+
+impl Reader {
+    async fn next<L: Link>(&mut self, link: &mut L) -> Result<Item, Error> {
+        loop {
+            if let Some(item) = self.ready {
+                // Queue the reply whole (cancel here: nothing queued, the item stays ready).
+                match item {
+                    Item::Ping if self.config.auto_pong => {
+                        let ping = self.core.control();
+                        let mut buf = [0u8; 125];
+                        buf[..ping.len()].copy_from_slice(ping);
+                        let len = ping.len();
+                        link.queue(move |w| {
+                            if !w.close_sent && !w.has_pending() {
+                                w.queue_control(OpCode::Pong, &buf[..len]);
+                            }
+                        })
+                        .await;
+                    }
+                    Item::Close(code) => {
+                        link.queue(move |w| {
+                            if !w.close_sent && !w.has_pending() {
+                                w.queue_close(code, "");
+                            }
+                        })
+                        .await;
+                    }
+                    _ => {}
+                }
+                self.ready = None;
+                // Write it (cancel here: the queued bytes are written by the next read or write).
+                link.flush().await?;
+                if let Item::Close(_) = item {
+                    link.shutdown().await;
+                }
+                return Ok(item);
+            }
+            if self.done {
+                return Err(Error::Closed);
+            }
+            match self.core.process() {
+                Err(e) => return Err(self.fail(link, e).await),
+                Ok(Some(item)) => {
+                    if let Item::Close(_) = item {
+                        self.done = true;
+                    }
+                    self.ready = Some(item);
+                }
+                Ok(None) => self.fill(link).await?,
+            }
+        }
+    }
+
+    async fn fill<L: Link>(&mut self, link: &mut L) -> Result<(), Error> {
+        // Finish a reply a cancelled read left queued (single pending slot).
+        link.flush().await?;
+        self.core.release_if_idle();
+        let n = if self.core.pooled() && !self.core.holds_buffer() && self.core.is_idle() {
+            let mut stack = [0u8; STACK_READ];
+            let n = link.read_io().read(&mut stack).await?;
+            self.core.push_bytes(&stack[..n]);
+            n
+        } else {
+            let target = self.core.read_target();
+            let n = link.read_io().read(target).await?;
+            if let Err(e) = self.core.filled(n) {
+                return Err(self.fail(link, e).await);
+            }
+            n
+        };
+        if n == 0 {
+            self.done = true;
+            return Err(Error::AbnormalClosure);
+        }
+        Ok(())
+    }
+
+    async fn fail<L: Link>(&mut self, link: &mut L, e: zerows_frame::Error) -> Error {
+        if !self.done {
+            self.done = true;
+            let _ = tokio::time::timeout(self.config.close_timeout, async {
+                let _ = link.flush().await;
+                link.queue(move |w| {
+                    if !w.close_sent && !w.has_pending() {
+                        w.queue_close(Some(e.close_code()), e.as_str());
+                    }
+                })
+                .await;
+                let _ = link.flush().await;
+                link.shutdown().await;
+                let mut scratch = [0u8; 1024];
+                while let Ok(n) = link.read_io().read(&mut scratch).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        Error::Protocol(e)
+    }
+
+    async fn read_into<L: Link>(
+        &mut self,
+        link: &mut L,
+        buf: &mut Vec<u8>,
+    ) -> Result<OpCode, Error> {
+        loop {
+            match self.next(link).await? {
+                Item::Message(op) => {
+                    buf.clear();
+                    buf.extend_from_slice(self.core.message());
+                    if op == OpCode::Text && simdutf8::basic::from_utf8(buf).is_err() {
+                        return Ok(OpCode::Binary);
+                    }
+                    return Ok(op);
+                }
+                Item::Close(_) => return Err(Error::Closed),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A WebSocket connection over an async stream; the async twin of [`WebSocket`](crate::WebSocket).
+///
+/// ```no_run
+/// use tokio::net::TcpListener;
+/// use zerows_util::{AsyncWebSocket, Config, Error};
+///
+/// # async fn run() -> Result<(), Error> {
+/// let listener = TcpListener::bind("127.0.0.1:9001").await?;
+/// let (stream, _) = listener.accept().await?;
+/// let mut ws = AsyncWebSocket::accept(stream, Config::default()).await?;
+/// let mut buf = Vec::new();
+/// while let Ok(op) = ws.read_into(&mut buf).await {
+///     ws.send_message(op, &buf).await?;
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct AsyncWebSocket<S> {
+    reader: Reader,
+    writer: Writer<S>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
+    /// Wraps a stream on which the handshake is already done; `leftover` are bytes read past it.
+    pub fn from_raw(io: S, role: Role, leftover: &[u8], config: Config) -> AsyncWebSocket<S> {
+        let config = config.for_role(role);
+        AsyncWebSocket {
+            reader: Reader {
+                core: ReadCore::new(&config, leftover),
+                config: config.clone(),
+                done: false,
+                ready: None,
+            },
+            writer: Writer {
+                io,
+                core: WriteCore::new(role, &config),
+                pooled: config.pool.is_some(),
+            },
+        }
+    }
+
+    /// Accepts a WebSocket upgrade on `stream` (no hooks): reads the request head into a stack
+    /// buffer, validates it and writes the response with the zero-allocation sans-IO upgrader.
+    pub async fn accept(stream: S, config: Config) -> Result<AsyncWebSocket<S>, Error> {
+        Self::accept_with(stream, &mut zerows_upgrade::server::Upgrader::new(), config).await
+    }
+
+    /// Accepts a WebSocket upgrade with an [`Upgrader`](zerows_upgrade::server::Upgrader).
+    pub async fn accept_with<H: zerows_upgrade::server::Hooks>(
+        mut stream: S,
+        upgrader: &mut zerows_upgrade::server::Upgrader<H>,
+        config: Config,
+    ) -> Result<AsyncWebSocket<S>, Error> {
+        let mut buf = [0u8; HANDSHAKE_BUF];
+        let mut out = [0u8; 2048];
+        let mut filled = 0;
+        loop {
+            let n = stream.read(&mut buf[filled..]).await?;
+            if n == 0 {
+                return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
+            }
+            filled += n;
+            match upgrader.upgrade(&buf[..filled], &mut out) {
+                zerows_upgrade::Status::Partial if filled < buf.len() => continue,
+                zerows_upgrade::Status::Partial => {
+                    return Err(Error::Handshake(zerows_upgrade::Error::HeadTooLarge));
+                }
+                zerows_upgrade::Status::Complete(up) => {
+                    stream.write_all(&out[..up.written]).await?;
+                    if let Err(e) = up.result {
+                        return Err(Error::Handshake(e));
+                    }
+                    let leftover = &buf[up.consumed..filled];
+                    return Ok(AsyncWebSocket::from_raw(
+                        stream,
+                        Role::Server,
+                        leftover,
+                        config,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Performs the client handshake for `request` on `stream`.
+    pub async fn connect(
+        mut stream: S,
+        request: &zerows_upgrade::client::ClientRequest<'_>,
+        config: Config,
+    ) -> Result<AsyncWebSocket<S>, Error> {
+        let mut buf = [0u8; HANDSHAKE_BUF];
+        let n = request.write(&mut buf).map_err(Error::Handshake)?;
+        stream.write_all(&buf[..n]).await?;
+        let mut filled = 0;
+        loop {
+            let n = stream.read(&mut buf[filled..]).await?;
+            if n == 0 {
+                return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
+            }
+            filled += n;
+            match request
+                .parse_response(&buf[..filled])
+                .map_err(Error::Handshake)?
+            {
+                zerows_upgrade::Status::Partial if filled < buf.len() => continue,
+                zerows_upgrade::Status::Partial => {
+                    return Err(Error::Handshake(zerows_upgrade::Error::HeadTooLarge));
+                }
+                zerows_upgrade::Status::Complete((_, head)) => {
+                    let leftover = &buf[head..filled];
+                    return Ok(AsyncWebSocket::from_raw(
+                        stream,
+                        Role::Client,
+                        leftover,
+                        config,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.writer.io
+    }
+
+    /// Reads the next message or control frame; cancel-safe (see the [module docs](self)).
+    pub async fn read(&mut self) -> Result<Message<'_>, Error> {
+        let item = self.reader.next(&mut Whole(&mut self.writer)).await?;
+        Ok(crate::sync::view(&self.reader.core, item))
+    }
+
+    /// Reads like [`read`](Self::read), pinging the peer when the connection has been quiet for the
+    /// keepalive interval and failing with [`Error::Io`] (`TimedOut`, after sending close 1001) when
+    /// it stays silent past the timeout. Cancel-safe like `read`.
+    pub async fn read_keepalive(
+        &mut self,
+        ka: &mut crate::Keepalive,
+    ) -> Result<Message<'_>, Error> {
+        use crate::KeepaliveAction;
+        let item = loop {
+            match ka.poll(std::time::Instant::now()) {
+                KeepaliveAction::Ping(p) => self.writer.control(OpCode::Ping, &p).await?,
+                KeepaliveAction::TimedOut => {
+                    if !self.writer.core.close_sent {
+                        let _ = self.writer.flush_pending().await;
+                        self.writer
+                            .core
+                            .queue_close(Some(CloseCode::GOING_AWAY), "keepalive timeout");
+                        let _ = self.writer.flush_pending().await;
+                    }
+                    let _ = self.writer.io.shutdown().await;
+                    self.reader.done = true;
+                    return Err(Error::Io(io::ErrorKind::TimedOut.into()));
+                }
+                KeepaliveAction::Wait => {}
+            }
+            let deadline = tokio::time::Instant::from_std(ka.deadline());
+            let mut link = Whole(&mut self.writer);
+            // Dropping the read at the deadline is fine: it is cancel-safe.
+            if let Ok(r) = tokio::time::timeout_at(deadline, self.reader.next(&mut link)).await {
+                let item = r?;
+                ka.on_activity(std::time::Instant::now());
+                break item;
+            }
+        };
+        Ok(crate::sync::view(&self.reader.core, item))
+    }
+
+    /// Reads the next data message into `buf`; see [`WebSocket::read_into`](crate::WebSocket::read_into).
+    pub async fn read_into(&mut self, buf: &mut Vec<u8>) -> Result<OpCode, Error> {
+        self.reader
+            .read_into(&mut Whole(&mut self.writer), buf)
+            .await
+    }
+
+    /// Sends a data message (`Text` or `Binary`) as one frame.
+    pub async fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
+            return Err(Error::InvalidInput(Misuse::NotData));
+        }
+        self.writer.frame(opcode, true, Rsv::NONE, payload).await
+    }
+
+    /// Sends a text message.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.writer
+            .frame(OpCode::Text, true, Rsv::NONE, text.as_bytes())
+            .await
+    }
+
+    /// Sends a binary message.
+    pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.writer
+            .frame(OpCode::Binary, true, Rsv::NONE, data)
+            .await
+    }
+
+    /// Sends a ping (at most 125 bytes).
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.writer.control(OpCode::Ping, payload).await
+    }
+
+    /// Sends an unsolicited pong.
+    pub async fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.writer.control(OpCode::Pong, payload).await
+    }
+
+    /// Writes a prepared message.
+    pub async fn send_prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
+        self.writer.prepared(msg).await
+    }
+
+    /// Starts the close handshake and waits (at most `close_timeout`) for the peer's close frame,
+    /// discarding data that arrives meanwhile; then shuts the stream down.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.writer.core.close_sent {
+            return Err(Error::Closed);
+        }
+        let frame = CloseFrame::new(code, reason);
+        self.writer.flush_pending().await?;
+        self.writer.core.queue_close(Some(frame.code), frame.reason);
+        self.writer.flush_pending().await?;
+        let r = if self.reader.done {
+            Ok(())
+        } else {
+            let timeout = self.reader.config.close_timeout;
+            let reader = &mut self.reader;
+            let mut link = Whole(&mut self.writer);
+            match tokio::time::timeout(timeout, async {
+                loop {
+                    match reader.next(&mut link).await {
+                        Ok(Item::Close(_)) => return Ok(()),
+                        Ok(_) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            })
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(Error::Io(io::ErrorKind::TimedOut.into())),
+            }
+        };
+        self.reader.done = true;
+        let _ = self.writer.io.shutdown().await;
+        r
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite> AsyncWebSocket<S> {
+    /// Splits the connection into halves for two tasks (with `tokio::io::split`). The read half's
+    /// control replies go through the write half's lock, so they never interleave with a frame.
+    pub fn split(self) -> (AsyncReadHalf<S>, AsyncWriteHalf<S>) {
+        let AsyncWebSocket { reader, writer } = self;
+        let Writer { io, core, pooled } = writer;
+        let (r, w) = tokio::io::split(io);
+        let writer = Arc::new(Mutex::new(Writer {
+            io: w,
+            core,
+            pooled,
+        }));
+        (
+            AsyncReadHalf {
+                reader,
+                link: Shared {
+                    io: r,
+                    writer: Arc::clone(&writer),
+                },
+            },
+            AsyncWriteHalf { writer },
+        )
+    }
+}
+
+/// The reading half of a split [`AsyncWebSocket`]; `read` is cancel-safe.
+#[derive(Debug)]
+pub struct AsyncReadHalf<S> {
+    reader: Reader,
+    link: Shared<S>,
+}
+
+impl<S: AsyncRead + AsyncWrite> AsyncReadHalf<S> {
+    /// Reads the next message; see [`AsyncWebSocket::read`].
+    pub async fn read(&mut self) -> Result<Message<'_>, Error> {
+        let item = self.reader.next(&mut self.link).await?;
+        Ok(crate::sync::view(&self.reader.core, item))
+    }
+
+    /// Reads the next data message into `buf`.
+    pub async fn read_into(&mut self, buf: &mut Vec<u8>) -> Result<OpCode, Error> {
+        self.reader.read_into(&mut self.link, buf).await
+    }
+}
+
+/// The writing half of a split [`AsyncWebSocket`]; clone it to write from several tasks.
+#[derive(Debug)]
+pub struct AsyncWriteHalf<S> {
+    writer: Arc<Mutex<Writer<WriteHalf<S>>>>,
+}
+
+impl<S> Clone for AsyncWriteHalf<S> {
+    fn clone(&self) -> Self {
+        AsyncWriteHalf {
+            writer: Arc::clone(&self.writer),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite> AsyncWriteHalf<S> {
+    /// Sends a data message (`Text` or `Binary`) as one frame.
+    pub async fn send_message(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
+            return Err(Error::InvalidInput(Misuse::NotData));
+        }
+        self.writer
+            .lock()
+            .await
+            .frame(opcode, true, Rsv::NONE, payload)
+            .await
+    }
+
+    /// Sends a text message.
+    pub async fn send_text(&self, text: &str) -> Result<(), Error> {
+        self.send_message(OpCode::Text, text.as_bytes()).await
+    }
+
+    /// Sends a binary message.
+    pub async fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
+        self.send_message(OpCode::Binary, data).await
+    }
+
+    /// Sends a ping.
+    pub async fn ping(&self, payload: &[u8]) -> Result<(), Error> {
+        self.writer
+            .lock()
+            .await
+            .control(OpCode::Ping, payload)
+            .await
+    }
+
+    /// Writes a prepared message.
+    pub async fn send_prepared(&self, msg: &PreparedMessage) -> Result<(), Error> {
+        self.writer.lock().await.prepared(msg).await
+    }
+
+    /// Sends our close frame; the read half completes the handshake when the peer's arrives.
+    pub async fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let mut w = self.writer.lock().await;
+        if w.core.close_sent {
+            return Err(Error::Closed);
+        }
+        let frame = CloseFrame::new(code, reason);
+        w.flush_pending().await?;
+        w.core.queue_close(Some(frame.code), frame.reason);
+        w.flush_pending().await
+    }
+
+    /// Whether our close frame has been sent.
+    pub async fn is_closed(&self) -> bool {
+        self.writer.lock().await.core.close_sent
+    }
+}

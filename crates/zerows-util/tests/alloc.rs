@@ -1,0 +1,164 @@
+//! Zero allocation in steady state, proven with a counting global allocator: after warm-up,
+//! reading and writing 10,000 messages (and answering pings) allocates nothing, as a server and as
+//! a client, with owned and with pooled buffers.
+#![allow(clippy::cast_possible_truncation)] // test data is built with narrowing casts
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::thread;
+
+use zerows_frame::{OpCode, Role, encode_frame_vec};
+use zerows_util::{BufferPool, Config, WebSocket};
+
+struct Counting;
+
+thread_local! {
+    /// Allocations made by this thread while counting is on.
+    static COUNT: Cell<(bool, u64)> = const { Cell::new((false, 0)) };
+}
+
+// SAFETY: defers to the system allocator; the counter is a const-initialised thread-local Cell,
+// which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = COUNT.try_with(|c| {
+            let (on, n) = c.get();
+            if on {
+                c.set((on, n + 1));
+            }
+        });
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = COUNT.try_with(|c| {
+            let (on, n) = c.get();
+            if on {
+                c.set((on, n + 1));
+            }
+        });
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn counting<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    COUNT.with(|c| c.set((true, 0)));
+    let r = f();
+    let n = COUNT.with(|c| {
+        let (_, n) = c.get();
+        c.set((false, 0));
+        n
+    });
+    (r, n)
+}
+
+#[test]
+fn the_counter_counts() {
+    let (b, n) = counting(|| Box::new(7u64));
+    assert_eq!(*b, 7);
+    assert_eq!(n, 1);
+}
+
+const WARMUP: usize = 200;
+const MESSAGES: usize = 10_000;
+
+/// The frames a raw peer of `ws_role` sends: messages of varying sizes, every 10th preceded by a
+/// ping, every 7th fragmented in two.
+fn peer_stream(ws_role: Role, count: usize) -> Vec<u8> {
+    let mask = (ws_role == Role::Server).then_some([9, 8, 7, 6]);
+    let mut out = Vec::new();
+    for i in 0..count {
+        if i % 10 == 0 {
+            encode_frame_vec(&mut out, OpCode::Ping, true, mask, b"ping");
+        }
+        let len = [16usize, 125, 1000, 5000, 20_000][i % 5];
+        let payload = vec![b'a' + (i % 26) as u8; len];
+        if i % 7 == 0 {
+            encode_frame_vec(&mut out, OpCode::Text, false, mask, &payload[..len / 2]);
+            encode_frame_vec(
+                &mut out,
+                OpCode::Continuation,
+                true,
+                mask,
+                &payload[len / 2..],
+            );
+        } else {
+            encode_frame_vec(&mut out, OpCode::Text, true, mask, &payload);
+        }
+    }
+    out
+}
+
+fn run(role: Role, config: Config) {
+    let (a, b) = UnixStream::pair().unwrap();
+    let wire = peer_stream(role, WARMUP + MESSAGES);
+    let mut b_write = b.try_clone().unwrap();
+    let writer = thread::spawn(move || b_write.write_all(&wire).unwrap());
+    // the peer drains everything we send back
+    let mut b_read = b;
+    let reader = thread::spawn(move || {
+        let mut sink = vec![0u8; 1 << 16];
+        let mut total = 0usize;
+        loop {
+            match b_read.read(&mut sink) {
+                Ok(0) | Err(_) => return total,
+                Ok(n) => total += n,
+            }
+        }
+    });
+
+    let mut ws = WebSocket::from_raw(a, role, &[], config);
+    let mut buf = Vec::with_capacity(32 << 10);
+    for _ in 0..WARMUP {
+        let op = ws.read_into(&mut buf).unwrap();
+        ws.send_message(op, &buf).unwrap();
+    }
+    let (bytes, allocations) = counting(|| {
+        let mut bytes = 0;
+        for _ in 0..MESSAGES {
+            let op = ws.read_into(&mut buf).unwrap();
+            ws.send_message(op, &buf).unwrap();
+            bytes += buf.len();
+        }
+        bytes
+    });
+    assert!(bytes > MESSAGES * 16);
+    assert_eq!(
+        allocations, 0,
+        "{role:?}: {allocations} allocations in steady state"
+    );
+    writer.join().unwrap();
+    ws.get_mut().shutdown(std::net::Shutdown::Both).unwrap();
+    let echoed = reader.join().unwrap();
+    assert!(echoed > bytes, "echoes and pongs reached the peer");
+}
+
+#[test]
+fn server_steady_state_allocates_nothing() {
+    run(Role::Server, Config::default());
+}
+
+#[test]
+fn client_steady_state_allocates_nothing() {
+    run(Role::Client, Config::default());
+}
+
+#[test]
+fn pooled_server_steady_state_allocates_nothing() {
+    run(Role::Server, Config::default().pool(BufferPool::new(4)));
+}
+
+#[test]
+fn pooled_client_steady_state_allocates_nothing() {
+    run(Role::Client, Config::default().pool(BufferPool::new(4)));
+}

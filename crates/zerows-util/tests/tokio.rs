@@ -1,0 +1,292 @@
+//! The tokio layer: conversations over an in-memory duplex pipe, cancel safety under
+//! `tokio::select!`, and split halves in two tasks.
+#![allow(clippy::cast_possible_truncation)] // test data is built with narrowing casts
+#![cfg(feature = "tokio")]
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use zerows_frame::{Config as FrameConfig, Decoder, Event, OpCode, Role, Status, encode_frame_vec};
+use zerows_util::{AsyncWebSocket, CloseCode, Config, Error, Message};
+
+fn client_frames(frames: &[(OpCode, bool, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (op, fin, payload) in frames {
+        encode_frame_vec(&mut out, *op, *fin, Some([5, 6, 7, 8]), payload);
+    }
+    out
+}
+
+/// Decodes everything `peer` receives until EOF into (opcode, payload) per message/control frame.
+async fn drain_peer(mut peer: DuplexStream) -> Vec<(OpCode, Vec<u8>)> {
+    let mut d = Decoder::new(FrameConfig::new(Role::Client).validate_utf8(false));
+    let mut wire = Vec::new();
+    peer.read_to_end(&mut wire).await.unwrap();
+    let mut out = Vec::new();
+    let mut msg: Option<(OpCode, Vec<u8>)> = None;
+    let mut at = 0;
+    while let Status::Complete((ev, used)) = d.next(&mut wire[at..]).unwrap() {
+        match ev {
+            Event::Header(h) if h.opcode != OpCode::Continuation => {
+                msg = Some((h.opcode, Vec::new()))
+            }
+            Event::Payload(p) => msg.as_mut().unwrap().1.extend_from_slice(p),
+            Event::FrameEnd { fin: true } => out.push(msg.take().unwrap()),
+            Event::Ping(p) => out.push((OpCode::Ping, p.to_vec())),
+            Event::Pong(p) => out.push((OpCode::Pong, p.to_vec())),
+            Event::Close(c) => out.push((
+                OpCode::Close,
+                c.map_or(vec![], |c| c.code.0.to_be_bytes().to_vec()),
+            )),
+            _ => {}
+        }
+        at += used;
+    }
+    out
+}
+
+#[tokio::test]
+async fn echo_ping_close() {
+    let (ours, mut peer) = tokio::io::duplex(1 << 16);
+    let mut ws = AsyncWebSocket::from_raw(ours, Role::Server, &[], Config::default());
+    let wire = client_frames(&[
+        (OpCode::Text, false, "Hé".as_bytes()),
+        (OpCode::Ping, true, b"p"),
+        (OpCode::Continuation, true, b"llo"),
+        (OpCode::Binary, true, &[1, 2, 3]),
+        (OpCode::Close, true, &[0x03, 0xE8]),
+    ]);
+    peer.write_all(&wire).await.unwrap();
+    let mut buf = Vec::new();
+    loop {
+        match ws.read_into(&mut buf).await {
+            Ok(op) => ws.send_message(op, &buf).await.unwrap(),
+            Err(Error::Closed) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    drop(ws);
+    let got = drain_peer(peer).await;
+    assert_eq!(
+        got,
+        vec![
+            (OpCode::Pong, b"p".to_vec()),
+            (OpCode::Text, "Héllo".as_bytes().to_vec()),
+            (OpCode::Binary, vec![1, 2, 3]),
+            (OpCode::Close, vec![0x03, 0xE8]),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn protocol_error_closes_with_code() {
+    let (ours, mut peer) = tokio::io::duplex(1 << 16);
+    let mut ws = AsyncWebSocket::from_raw(
+        ours,
+        Role::Server,
+        &[],
+        Config::default().close_timeout(Duration::from_millis(100)),
+    );
+    peer.write_all(&client_frames(&[(OpCode::Text, true, &[0xFF])]))
+        .await
+        .unwrap();
+    let e = ws.read().await.unwrap_err();
+    assert!(
+        matches!(e, Error::Protocol(zerows_frame::Error::InvalidUtf8)),
+        "{e:?}"
+    );
+    drop(ws);
+    assert_eq!(
+        drain_peer(peer).await,
+        vec![(OpCode::Close, 1007u16.to_be_bytes().to_vec())]
+    );
+}
+
+/// Cancel safety: the peer trickles a stream of messages and pings a few bytes at a time; the
+/// reader races every `read` against a timer that fires often, dropping the read future midway.
+/// Every message must still arrive intact and in order, and every ping be answered once.
+#[tokio::test(flavor = "current_thread")]
+async fn read_is_cancel_safe_in_select() {
+    let (ours, peer) = tokio::io::duplex(64);
+    let (mut peer_rx, mut peer_tx) = tokio::io::split(peer);
+    let mut frames: Vec<(OpCode, bool, Vec<u8>)> = Vec::new();
+    for i in 0..200u32 {
+        let body = format!("message {i} ")
+            .repeat((i % 7 + 1) as usize)
+            .into_bytes();
+        if i % 3 == 0 {
+            frames.push((OpCode::Ping, true, i.to_be_bytes().to_vec()));
+        }
+        if i % 5 == 0 {
+            let (a, b) = body.split_at(body.len() / 2);
+            frames.push((OpCode::Text, false, a.to_vec()));
+            frames.push((OpCode::Continuation, true, b.to_vec()));
+        } else {
+            frames.push((OpCode::Text, true, body));
+        }
+    }
+    frames.push((OpCode::Close, true, vec![0x03, 0xE8]));
+    let refs: Vec<(OpCode, bool, &[u8])> =
+        frames.iter().map(|(o, f, p)| (*o, *f, &p[..])).collect();
+    let wire = client_frames(&refs);
+    let feeder = tokio::spawn(async move {
+        for chunk in wire.chunks(3) {
+            peer_tx.write_all(chunk).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+        peer_tx
+    });
+    let collector = tokio::spawn(async move {
+        let mut v = Vec::new();
+        peer_rx.read_to_end(&mut v).await.unwrap();
+        v
+    });
+
+    let mut ws = AsyncWebSocket::from_raw(ours, Role::Server, &[], Config::default());
+    let mut texts = Vec::new();
+    let mut pings = 0;
+    let mut cancelled = 0;
+    loop {
+        tokio::select! {
+            r = ws.read() => match r.unwrap() {
+                Message::Text(t) => texts.push(t.to_owned()),
+                Message::Ping(_) => pings += 1,
+                Message::Close(_) => break,
+                m => panic!("{m:?}"),
+            },
+            _ = tokio::task::yield_now() => cancelled += 1,
+        }
+    }
+    assert!(
+        cancelled > 100,
+        "the read future was dropped midway often ({cancelled})"
+    );
+    assert_eq!(texts.len(), 200);
+    for (i, t) in texts.iter().enumerate() {
+        assert_eq!(*t, format!("message {i} ").repeat(i % 7 + 1));
+    }
+    assert_eq!(pings, 67);
+    let _tx = feeder.await.unwrap();
+    drop(ws);
+    let wire = collector.await.unwrap();
+    // exactly one pong per ping, then the close echo
+    let mut d = Decoder::new(FrameConfig::new(Role::Client));
+    let mut wire = wire;
+    let (mut pongs, mut closes, mut at) = (0, 0, 0);
+    while let Status::Complete((ev, used)) = d.next(&mut wire[at..]).unwrap() {
+        match ev {
+            Event::Pong(_) => pongs += 1,
+            Event::Close(_) => closes += 1,
+            _ => {}
+        }
+        at += used;
+    }
+    assert_eq!((pongs, closes), (67, 1));
+}
+
+#[tokio::test]
+async fn split_halves_in_two_tasks() {
+    let (ours, theirs) = tokio::io::duplex(1 << 12);
+    let server = AsyncWebSocket::from_raw(ours, Role::Server, &[], Config::default());
+    let mut client = AsyncWebSocket::from_raw(theirs, Role::Client, &[], Config::default());
+    let (mut rx, tx) = server.split();
+    // server: the read half forwards every text to the write half's task via a channel
+    let (chan_tx, mut chan_rx) = tokio::sync::mpsc::channel::<String>(16);
+    let reader = tokio::spawn(async move {
+        let mut n = 0;
+        loop {
+            match rx.read().await {
+                Ok(Message::Text(t)) => {
+                    chan_tx.send(t.to_owned()).await.unwrap();
+                    n += 1;
+                }
+                Ok(Message::Close(_)) => return n,
+                Ok(_) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    let writer = tokio::spawn(async move {
+        while let Some(t) = chan_rx.recv().await {
+            tx.send_text(&format!("echo {t}")).await.unwrap();
+        }
+        tx
+    });
+    for i in 0..500 {
+        client.send_text(&format!("{i}")).await.unwrap();
+        client.ping(b"x").await.unwrap();
+        loop {
+            match client.read().await.unwrap() {
+                Message::Text(t) => {
+                    assert_eq!(t, format!("echo {i}"));
+                    break;
+                }
+                Message::Pong(p) => assert_eq!(p, b"x"),
+                m => panic!("{m:?}"),
+            }
+        }
+    }
+    client.close(CloseCode::NORMAL, "bye").await.unwrap();
+    assert_eq!(reader.await.unwrap(), 500);
+    let tx = writer.await.unwrap();
+    assert!(tx.is_closed().await);
+}
+
+#[tokio::test]
+async fn keepalive_pings_then_times_out() {
+    use zerows_util::Keepalive;
+    let (ours, mut peer) = tokio::io::duplex(1 << 12);
+    let mut ws = AsyncWebSocket::from_raw(ours, Role::Server, &[], Config::default());
+    let start = std::time::Instant::now();
+    let mut ka = Keepalive::new(
+        Duration::from_millis(200),
+        Duration::from_millis(100),
+        start,
+    );
+    // the peer answers nothing: after 200 ms a ping, 100 ms later a timeout with close 1001
+    let e = ws.read_keepalive(&mut ka).await.unwrap_err();
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    assert!(
+        matches!(e, Error::Io(ref io) if io.kind() == std::io::ErrorKind::TimedOut),
+        "{e:?}"
+    );
+    drop(ws);
+    let mut wire = Vec::new();
+    peer.read_to_end(&mut wire).await.unwrap();
+    let mut d = Decoder::new(FrameConfig::new(Role::Client));
+    let Status::Complete((Event::Ping(p), used)) = d.next(&mut wire).unwrap() else {
+        panic!()
+    };
+    assert_eq!(p, 1u64.to_be_bytes());
+    match d.next(&mut wire[used..]).unwrap() {
+        Status::Complete((Event::Close(Some(c)), _)) => assert_eq!(c.code, CloseCode::GOING_AWAY),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn keepalive_satisfied_by_pongs() {
+    use zerows_util::Keepalive;
+    let (ours, theirs) = tokio::io::duplex(1 << 12);
+    let mut ws = AsyncWebSocket::from_raw(ours, Role::Server, &[], Config::default());
+    let mut peer = AsyncWebSocket::from_raw(theirs, Role::Client, &[], Config::default());
+    // the peer (a zerows client) answers pings automatically while it waits for a message
+    let peer_task = tokio::spawn(async move {
+        loop {
+            match peer.read().await {
+                Ok(Message::Ping(_)) => continue,
+                other => return other.map(|m| format!("{m:?}")),
+            }
+        }
+    });
+    let mut ka = Keepalive::new(
+        Duration::from_millis(100),
+        Duration::from_secs(5),
+        std::time::Instant::now(),
+    );
+    // the pong to our keepalive ping comes back as a message; we are still alive
+    let m = ws.read_keepalive(&mut ka).await.unwrap();
+    assert_eq!(m, Message::Pong(&1u64.to_be_bytes()));
+    ws.send_text("done").await.unwrap();
+    assert_eq!(peer_task.await.unwrap().unwrap(), "Text(\"done\")");
+}

@@ -1,0 +1,80 @@
+//! # zerows
+//!
+//! A WebSocket (RFC 6455) toolkit for people who write libraries and servers: strict, bounded,
+//! sans-IO at the core and zero-allocation where it counts. This crate re-exports the family so
+//! that one dependency is enough.
+//!
+//! | module | crate | what |
+//! |---|---|---|
+//! | [`frame`] | `zerows-frame` | `no_std` frames: header codec, masking, streaming decoder, UTF-8, close codes |
+//! | [`upgrade`] | `zerows-upgrade` | the HTTP/1.1 opening handshake, server and client, zero allocation |
+//! | [`util`] | `zerows-util` | messages over `std::io` and tokio: control frames, limits, pooled buffers, split halves |
+//!
+//! The most used types are at the root: [`WebSocket`], [`Message`], [`Config`], [`Error`], and with
+//! the `tokio` feature [`AsyncWebSocket`].
+//!
+//! # Example: an echo server
+//!
+//! ```no_run
+//! use std::net::TcpListener;
+//! use zerows::{Error, WebSocket};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:9001")?;
+//! for stream in listener.incoming() {
+//!     std::thread::spawn(move || -> Result<(), Error> {
+//!         let mut ws = WebSocket::accept(stream?)?;
+//!         let mut buf = Vec::new();
+//!         loop {
+//!             match ws.read_into(&mut buf) {
+//!                 Ok(opcode) => ws.send_message(opcode, &buf)?,
+//!                 Err(Error::Closed) => return Ok(()),
+//!                 Err(e) => return Err(e),
+//!             }
+//!         }
+//!     });
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Example: a client
+//!
+//! ```no_run
+//! use std::net::TcpStream;
+//! use zerows::upgrade::client::ClientRequest;
+//! use zerows::{CloseCode, Config, Message, WebSocket};
+//!
+//! let stream = TcpStream::connect("127.0.0.1:9001")?;
+//! let request = ClientRequest::with_random_key("127.0.0.1:9001", "/")?;
+//! let mut ws = WebSocket::connect(stream, &request, Config::default())?;
+//! ws.send_text("hello")?;
+//! if let Message::Text(reply) = ws.read()? {
+//!     println!("{reply}");
+//! }
+//! ws.close(CloseCode::NORMAL, "bye")?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Crate features
+//!
+//! - `util` (default): [`util`], and with it [`frame`] and [`upgrade`].
+//! - `tokio`: [`AsyncWebSocket`] and its split halves.
+//! - `frame`: only the `no_std` frame layer.
+//! - `upgrade`: only the handshake.
+//! - `http`: handshake interop with the `http` crate (hyper, axum).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "frame")]
+#[doc(inline)]
+pub use zerows_frame as frame;
+#[cfg(feature = "upgrade")]
+#[doc(inline)]
+pub use zerows_upgrade as upgrade;
+#[cfg(feature = "util")]
+#[doc(inline)]
+pub use zerows_util as util;
+
+#[cfg(feature = "tokio")]
+pub use zerows_util::AsyncWebSocket;
+#[cfg(feature = "util")]
+pub use zerows_util::{BufferPool, CloseCode, Config, Error, Message, OpCode, Role, WebSocket};
