@@ -56,7 +56,19 @@ struct Frame {
     pos: u64,
 }
 
-/// The streaming decoder; see the [module docs](self).
+/// The streaming frame decoder: a sans-IO state machine from bytes to events.
+///
+/// Feed [`next`](Decoder::next) whatever bytes have arrived. Each call returns one [`Event`] and the
+/// number of bytes it consumed, or [`Status::Partial`] when the bytes at hand are not enough for the
+/// next event (nothing is consumed then, and nothing is modified: keep the bytes, append what
+/// arrives next, and call again). Payload is handed out as it arrives, unmasked in place in the
+/// caller's buffer, so a frame of any size needs no buffer of that size.
+///
+/// Message-level rules are enforced here (RFC 6455 §5.4): a continuation frame needs a message in
+/// progress, a new text or binary frame needs none, control frames may come between fragments.
+/// Text is checked to be UTF-8 as it arrives (RFC 6455 §8.1), and the size limits of [`Config`] are
+/// checked from each header before its payload is read.
+///
 ///
 /// ```
 /// use zerows_frame::{Config, Decoder, Event, Role, Status};
@@ -150,7 +162,7 @@ impl Decoder {
         self.error
     }
 
-    /// Decodes the next event from the start of `buf`; see the [module docs](self).
+    /// Decodes the next event from the start of `buf`; see [`Decoder`].
     ///
     /// Returns `Ok(Status::Complete((event, consumed)))`, with `consumed <= buf.len()`, or
     /// `Ok(Status::Partial)` when more bytes are needed (nothing consumed or modified), or the

@@ -28,7 +28,14 @@ const fn width(lead: u8) -> usize {
     }
 }
 
-/// A streaming UTF-8 checker; see the [module docs](self).
+/// Incremental UTF-8 validation for text messages (RFC 6455 §5.6, §8.1).
+///
+/// A text message arrives in chunks: frames, fragments of frames, and whatever pieces the network
+/// delivers. [`Utf8Validator`] checks each chunk as it arrives, keeping at most three bytes of a code
+/// point that straddles two chunks. An invalid sequence is reported by the `feed` call that delivers
+/// the byte proving it invalid ("fail fast", as RFC 6455 §8.1 asks and Autobahn 6.4.x checks); a
+/// message that ends inside a code point is reported by [`finish`](Utf8Validator::finish).
+///
 ///
 /// ```
 /// use zerows_frame::Utf8Validator;

@@ -267,6 +267,26 @@ mod tests {
     }
 
     #[test]
+    fn obs_text_values_are_kept_as_bytes() {
+        // Not UTF-8: names then come from the per-name path.
+        let r = req(b"GET / HTTP/1.1\r\nX-A: caf\xe9 \r\nHost: h\r\n\r\n").unwrap();
+        let mut it = r.headers();
+        let a = it.next().unwrap();
+        assert_eq!(
+            (a.name, a.value, a.value_str()),
+            ("X-A", &b"caf\xe9"[..], None)
+        );
+        assert_eq!(
+            it.next().unwrap(),
+            Header {
+                name: "Host",
+                value: b"h"
+            }
+        );
+        assert!(it.next().is_none());
+    }
+
+    #[test]
     fn header_lookup_is_case_insensitive() {
         let r = req(b"GET / HTTP/1.1\r\nsec-websocket-KEY:  k \r\nX: 1\r\nx: 2\r\n\r\n").unwrap();
         assert_eq!(r.header("Sec-WebSocket-Key"), Some(&b"k"[..]));

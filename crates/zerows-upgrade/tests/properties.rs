@@ -202,3 +202,74 @@ proptest! {
         }
     }
 }
+
+/// Picks the first offered protocol that is on its own list; accepts every offered extension.
+struct Picky(Vec<String>);
+
+impl zerows_upgrade::server::Hooks for Picky {
+    fn select_protocol<'b>(
+        &mut self,
+        mut offered: zerows_upgrade::server::Protocols<'b>,
+    ) -> Option<&'b str> {
+        offered.find(|p| self.0.iter().any(|s| s == p))
+    }
+
+    fn negotiate_extensions(
+        &mut self,
+        offered: zerows_upgrade::server::ExtensionOffers<'_>,
+        accepted: &mut zerows_upgrade::server::AcceptedExtensions,
+    ) -> zerows_upgrade::server::HookResult {
+        for e in offered {
+            accepted.push_extension(&e).expect("fits");
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Our client's request, answered by our server, is accepted by our client: any nonce,
+    /// protocol offers, extension offers and custom headers.
+    #[test]
+    fn client_and_server_agree(
+        nonce in any::<[u8; 16]>(),
+        offered in prop::collection::vec(token(), 0..4),
+        supported in prop::collection::vec(token(), 0..4),
+        exts in prop::collection::vec(ext(), 0..3),
+        style in prop::collection::vec(any::<u8>(), 1..8),
+        extra in prop::collection::vec((token(), "[ -~]{0,20}"), 0..4),
+    ) {
+        use zerows_upgrade::client::ClientRequest;
+        let offered_refs: Vec<&str> = offered.iter().map(String::as_str).collect();
+        let ext_text = print(&exts, &style);
+        let extra: Vec<(String, String)> = extra.into_iter().map(|(n, v)| (format!("x-{n}"), v.trim().to_string())).collect();
+        let extra_refs: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let mut req = ClientRequest::new("example.com:8080", "/chat?x=1", zerows_upgrade::Key::from_nonce(nonce))
+            .protocols(&offered_refs)
+            .headers(&extra_refs);
+        if !exts.is_empty() {
+            req = req.extensions(&ext_text);
+        }
+        let mut wire = [0u8; 2048];
+        let n = req.write(&mut wire).unwrap();
+        let mut out = [0u8; 2048];
+        let mut up = Upgrader::with_hooks(Picky(supported.clone()));
+        let Status::Complete(u) = up.upgrade(&wire[..n], &mut out) else {
+            return Err(TestCaseError::fail("partial"));
+        };
+        let accepted = u.result.map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        prop_assert_eq!(u.consumed, n);
+        let want = offered.iter().find(|p| supported.contains(p)).map(String::as_str);
+        prop_assert_eq!(accepted.protocol(), want);
+        let Status::Complete((neg, len)) = req.parse_response(&out[..u.written]).map_err(|e| TestCaseError::fail(format!("{e}")))? else {
+            return Err(TestCaseError::fail("partial response"));
+        };
+        prop_assert_eq!(len, u.written);
+        prop_assert_eq!(neg.protocol(), want);
+        prop_assert_eq!(neg.extensions().count(), exts.len());
+        for (got, sent) in neg.extensions().zip(&exts) {
+            prop_assert_eq!(got.name(), sent.name.as_str());
+        }
+    }
+}
