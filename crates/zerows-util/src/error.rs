@@ -14,6 +14,8 @@ pub enum Error {
     /// The peer broke the protocol or a limit. We sent a close frame with
     /// [`CloseCode::from(&e)`](zerows_frame::CloseCode) (1002, 1007 or 1009) and closed the connection.
     Protocol(zerows_frame::Error),
+    /// A negotiated extension could not decode a message; we sent a close frame with its code.
+    Extension(crate::ExtensionError),
     /// The opening handshake failed (the HTTP status to answer or that was received is inside).
     Handshake(zerows_upgrade::Error),
     /// The close handshake has finished (or the connection was failed): nothing more can be read or
@@ -66,6 +68,7 @@ impl Error {
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
             Error::Protocol(e) => Some(e.close_code()),
+            Error::Extension(e) => Some(e.code),
             Error::AbnormalClosure | Error::Io(_) => Some(CloseCode::ABNORMAL_CLOSURE),
             _ => None,
         }
@@ -78,6 +81,7 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Protocol(e) => write!(f, "protocol error: {e} (closed with {})", e.close_code()),
             Error::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Error::Extension(e) => write!(f, "extension error: {e}"),
             Error::Closed => f.write_str("connection closed"),
             Error::AbnormalClosure => f.write_str("connection lost without a close frame"),
             Error::InvalidInput(what) => write!(f, "invalid input: {}", what.as_str()),
@@ -111,7 +115,7 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         match e {
             Error::Io(e) => e,
-            Error::Protocol(_) | Error::Handshake(_) => {
+            Error::Protocol(_) | Error::Handshake(_) | Error::Extension(_) => {
                 io::Error::new(io::ErrorKind::InvalidData, e)
             }
             Error::Closed => io::Error::new(io::ErrorKind::NotConnected, e),
@@ -127,10 +131,9 @@ mod tests {
 
     #[test]
     fn error_stays_small() {
-        assert!(
-            std::mem::size_of::<Error>() <= 16,
-            "{}",
-            std::mem::size_of::<Error>()
-        );
+        // Four words at most: no larger than the `Message` it shares a `Result` with.
+        let size = std::mem::size_of::<Error>();
+        assert!(size <= 32, "{size}");
+        assert!(std::mem::size_of::<Result<crate::Message<'static>, Error>>() <= 40);
     }
 }

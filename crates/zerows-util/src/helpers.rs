@@ -4,7 +4,7 @@
 //! They read exactly one frame at a time (no read-ahead, so nothing is buffered between calls and
 //! the stream can be used by other code in between), reuse the caller's buffer, answer pings and
 //! close frames as a connection would, and enforce the same rules and limits ([`Config`]) through
-//! the same frame [`Decoder`](zerows_frame::Decoder). For many messages on one stream, a
+//! the same frame [`Decoder`]. For many messages on one stream, a
 //! [`WebSocket`](crate::WebSocket) is faster (it reads ahead) and richer.
 //!
 //! ```no_run

@@ -54,6 +54,7 @@
 
 mod config;
 mod error;
+mod extension;
 pub mod helpers;
 mod keepalive;
 mod keys;
@@ -69,6 +70,7 @@ mod transport;
 pub use crate::tokio::{AsyncReadHalf, AsyncWebSocket, AsyncWriteHalf};
 pub use config::Config;
 pub use error::{Error, Misuse};
+pub use extension::{Extension, ExtensionError, MessageDecoder, MessageEncoder};
 pub use keepalive::{Keepalive, KeepaliveAction};
 pub use message::{Message, PreparedMessage};
 pub use pool::BufferPool;
@@ -76,3 +78,39 @@ pub use sync::{MessageReader, MessageWriter, ReadHalf, SplitStream, WebSocket, W
 pub use transport::{Plain, Transport};
 
 pub use zerows_frame::{CloseCode, CloseFrame, OpCode, Role};
+
+/// Accepts a WebSocket upgrade on `stream` and returns the server connection (default [`Config`],
+/// no hooks): [`WebSocket::accept`].
+pub fn accept<S: Transport>(stream: S) -> Result<WebSocket<S>, Error> {
+    WebSocket::accept(stream)
+}
+
+/// Performs the client handshake for `request` on `stream` and returns the client connection
+/// (default [`Config`]): [`WebSocket::connect`].
+pub fn connect<S: Transport>(
+    stream: S,
+    request: &zerows_upgrade::client::ClientRequest<'_>,
+) -> Result<WebSocket<S>, Error> {
+    WebSocket::connect(stream, request, Config::default())
+}
+
+/// Async [`accept`]: [`AsyncWebSocket::accept`].
+#[cfg(feature = "tokio")]
+pub async fn accept_async<S>(stream: S) -> Result<AsyncWebSocket<S>, Error>
+where
+    S: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin,
+{
+    AsyncWebSocket::accept(stream, Config::default()).await
+}
+
+/// Async [`connect`]: [`AsyncWebSocket::connect`].
+#[cfg(feature = "tokio")]
+pub async fn connect_async<S>(
+    stream: S,
+    request: &zerows_upgrade::client::ClientRequest<'_>,
+) -> Result<AsyncWebSocket<S>, Error>
+where
+    S: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin,
+{
+    AsyncWebSocket::connect(stream, request, Config::default()).await
+}

@@ -7,10 +7,12 @@
 //! around these calls, so both have the same protocol logic.
 
 use zerows_frame::{
-    CloseCode, CloseFrame, Decoder, Event, Header, OpCode, Role, Rsv, Status, apply_mask,
+    CloseCode, CloseFrame, Decoder, Event, Header, OpCode, Role, Rsv, Status, Utf8Validator,
+    apply_mask,
 };
 
 use crate::config::Config;
+use crate::extension::{Fail, MessageDecoder, MessageEncoder};
 use crate::keys::MaskKeys;
 use crate::pool::{self, BufferPool};
 
@@ -34,8 +36,13 @@ pub(crate) enum Item {
     Close(Option<CloseCode>),
     /// Streaming mode: a data frame started (`Text`/`Binary` starts a message).
     FrameStart(Header),
-    /// Streaming mode: payload bytes at `read_buf[start..start + len]`.
-    Chunk { start: usize, len: usize },
+    /// Streaming mode: payload bytes at `read_buf[start..start + len]` (or, for a message an
+    /// extension transforms, the decoded bytes at `message()[start..start + len]`).
+    Chunk {
+        start: usize,
+        len: usize,
+        decoded: bool,
+    },
     /// Streaming mode: the message ended.
     MessageEnd,
 }
@@ -75,6 +82,15 @@ pub(crate) struct ReadCore {
     skipping: bool,
     ctrl: [u8; 125],
     ctrl_len: usize,
+    /// The negotiated extension's receiving half.
+    ext: Option<Box<dyn MessageDecoder>>,
+    /// The message in progress is transformed by the extension; its first frame's RSV bits.
+    transformed: Option<Rsv>,
+    /// UTF-8 of decoded text (the frame decoder checks untransformed text itself).
+    decoded_utf8: Utf8Validator,
+    /// Streaming: the final decoded chunk was returned, the message end is next.
+    end_pending: bool,
+    max_message: usize,
 }
 
 impl ReadCore {
@@ -96,11 +112,25 @@ impl ReadCore {
             skipping: false,
             ctrl: [0; 125],
             ctrl_len: 0,
+            ext: None,
+            transformed: None,
+            decoded_utf8: Utf8Validator::new(),
+            end_pending: false,
+            max_message: usize::try_from(config.frame.max_message_size).unwrap_or(usize::MAX),
         };
         if !leftover.is_empty() {
             core.push_bytes(leftover);
         }
         core
+    }
+
+    /// Installs the receiving half of a negotiated extension; the frame decoder accepts its RSV
+    /// bits from now on.
+    pub(crate) fn set_extension(&mut self, rsv: Rsv, ext: Box<dyn MessageDecoder>) {
+        let mut config = *self.decoder.config();
+        config.extension_rsv = rsv;
+        self.decoder.set_config(config);
+        self.ext = Some(ext);
     }
 
     /// Copies bytes that were read elsewhere (handshake leftovers, a stack buffer) into the read
@@ -182,6 +212,7 @@ impl ReadCore {
         self.direct = false;
         if !self.streaming
             && !self.skipping
+            && self.transformed.is_none()
             && self.start == self.end
             && self.decoder.message().is_some()
             && let Some(rem) = self.decoder.payload_remaining()
@@ -202,7 +233,7 @@ impl ReadCore {
     }
 
     /// Records that `n` bytes were read into the last [`read_target`](Self::read_target).
-    pub(crate) fn filled(&mut self, n: usize) -> Result<(), zerows_frame::Error> {
+    pub(crate) fn filled(&mut self, n: usize) -> Result<(), Fail> {
         if !self.direct {
             self.end += n;
             return Ok(());
@@ -225,7 +256,11 @@ impl ReadCore {
 
     /// Decodes buffered bytes until an item is complete, or returns `None` when more bytes are
     /// needed. A decode error fails the connection.
-    pub(crate) fn process(&mut self) -> Result<Option<Item>, zerows_frame::Error> {
+    pub(crate) fn process(&mut self) -> Result<Option<Item>, Fail> {
+        if self.end_pending {
+            self.end_pending = false;
+            return Ok(Some(Item::MessageEnd));
+        }
         loop {
             let at = self.start;
             let buf = &mut self.rbuf[at..self.end];
@@ -240,8 +275,15 @@ impl ReadCore {
                         self.last_opcode = Some(h.opcode);
                         self.msg_len = 0;
                         self.loc = MsgLoc::Assembled;
-                        self.in_place =
-                            h.fin && (available - used) as u64 >= h.payload_len && !self.streaming;
+                        // The frame decoder accepts owned bits on a first frame only.
+                        let owned = h.rsv & self.decoder.config().extension_rsv;
+                        self.transformed =
+                            (self.ext.is_some() && !owned.is_empty()).then_some(owned);
+                        self.decoded_utf8.reset();
+                        self.in_place = h.fin
+                            && (available - used) as u64 >= h.payload_len
+                            && !self.streaming
+                            && self.transformed.is_none();
                     }
                     if self.streaming && !self.skipping {
                         return Ok(Some(Item::FrameStart(h)));
@@ -251,10 +293,40 @@ impl ReadCore {
                     if self.skipping {
                         continue;
                     }
+                    if let (Some(rsv), Some(ext)) = (self.transformed, self.ext.as_mut()) {
+                        // Decoded output: appended to the message, or (streaming) replacing the
+                        // previous chunk; the limit applies to the decoded size.
+                        if self.msg.capacity() == 0
+                            && let Some(pool) = &self.pool
+                        {
+                            self.msg = pool.take(0);
+                        }
+                        let keep = if self.streaming { 0 } else { self.msg_len };
+                        self.msg.truncate(keep);
+                        let limit = if self.streaming {
+                            usize::MAX
+                        } else {
+                            self.max_message
+                        };
+                        ext.decode(rsv, p, false, &mut self.msg, limit)?;
+                        if self.last_opcode == Some(OpCode::Text) {
+                            self.decoded_utf8.feed(&self.msg[keep..])?;
+                        }
+                        self.msg_len = self.msg.len();
+                        if self.streaming && self.msg_len > 0 {
+                            return Ok(Some(Item::Chunk {
+                                start: 0,
+                                len: self.msg_len,
+                                decoded: true,
+                            }));
+                        }
+                        continue;
+                    }
                     if self.streaming {
                         return Ok(Some(Item::Chunk {
                             start: at,
                             len: used,
+                            decoded: false,
                         }));
                     }
                     if self.in_place {
@@ -275,18 +347,43 @@ impl ReadCore {
                     }
                 }
                 Event::FrameEnd { fin } => {
-                    if fin {
-                        if self.skipping {
-                            self.skipping = false;
-                            continue;
-                        }
-                        if self.streaming {
-                            return Ok(Some(Item::MessageEnd));
-                        }
-                        // The decoder knew the opcode; it is Text or Binary.
-                        let op = self.last_opcode.take().unwrap_or(OpCode::Binary);
-                        return Ok(Some(Item::Message(op)));
+                    if !fin {
+                        continue;
                     }
+                    if self.skipping {
+                        self.skipping = false;
+                        self.transformed = None;
+                        continue;
+                    }
+                    if let (Some(rsv), Some(ext)) = (self.transformed.take(), self.ext.as_mut()) {
+                        let keep = if self.streaming { 0 } else { self.msg_len };
+                        self.msg.truncate(keep);
+                        let limit = if self.streaming {
+                            usize::MAX
+                        } else {
+                            self.max_message
+                        };
+                        ext.decode(rsv, &[], true, &mut self.msg, limit)?;
+                        if self.last_opcode == Some(OpCode::Text) {
+                            self.decoded_utf8.feed(&self.msg[keep..])?;
+                            self.decoded_utf8.finish()?;
+                        }
+                        self.msg_len = self.msg.len();
+                        if self.streaming && self.msg_len > 0 {
+                            self.end_pending = true;
+                            return Ok(Some(Item::Chunk {
+                                start: 0,
+                                len: self.msg_len,
+                                decoded: true,
+                            }));
+                        }
+                    }
+                    if self.streaming {
+                        return Ok(Some(Item::MessageEnd));
+                    }
+                    // The decoder knew the opcode; it is Text or Binary.
+                    let op = self.last_opcode.take().unwrap_or(OpCode::Binary);
+                    return Ok(Some(Item::Message(op)));
                 }
                 Event::Ping(p) => {
                     self.ctrl[..p.len()].copy_from_slice(p);
@@ -306,6 +403,15 @@ impl ReadCore {
                     return Ok(Some(Item::Close(code)));
                 }
             }
+        }
+    }
+
+    /// A streaming chunk's bytes.
+    pub(crate) fn chunk(&self, start: usize, len: usize, decoded: bool) -> &[u8] {
+        if decoded {
+            &self.msg[start..start + len]
+        } else {
+            &self.rbuf[start..start + len]
         }
     }
 
@@ -330,11 +436,6 @@ impl ReadCore {
         }
         self.streaming = false;
     }
-
-    /// Bytes of the read buffer (for streaming chunks).
-    pub(crate) fn read_buf(&self, start: usize, len: usize) -> &[u8] {
-        &self.rbuf[start..start + len]
-    }
 }
 
 /// The largest control frame: 2-byte header, 4-byte key, 125-byte payload.
@@ -357,6 +458,9 @@ pub(crate) struct WriteCore {
     pub(crate) streaming: bool,
     /// A write was abandoned mid-frame (a cancelled future): the stream is corrupt.
     pub(crate) poisoned: bool,
+    /// The negotiated extension's sending half, and its output buffer.
+    pub(crate) ext: Option<Box<dyn MessageEncoder>>,
+    pub(crate) xbuf: Vec<u8>,
 }
 
 impl WriteCore {
@@ -372,6 +476,8 @@ impl WriteCore {
             close_sent: false,
             streaming: false,
             poisoned: false,
+            ext: None,
+            xbuf: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@ use zerows_upgrade::server::{Hooks, Upgrader};
 
 use crate::config::Config;
 use crate::error::{Error, Misuse};
+use crate::extension::{Extension, Fail};
 use crate::message::{Message, PreparedMessage};
 use crate::proto::{Item, ReadCore, WriteCore};
 use crate::transport::Transport;
@@ -96,6 +97,22 @@ impl<W: Transport> Writer<W> {
         }
         self.core.poisoned = false;
         Ok(())
+    }
+
+    /// Writes a whole data message, through the extension's encoder if one was negotiated.
+    fn message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        let Some(ext) = self.core.ext.as_mut() else {
+            return self.frame(opcode, true, Rsv::NONE, payload);
+        };
+        let mut out = std::mem::take(&mut self.core.xbuf);
+        out.clear();
+        let r = match ext.encode(opcode, payload, &mut out) {
+            Ok(Some(rsv)) => self.frame(opcode, true, rsv, &out),
+            Ok(None) => self.frame(opcode, true, Rsv::NONE, payload),
+            Err(e) => Err(Error::Extension(e)),
+        };
+        self.core.xbuf = out;
+        r
     }
 
     fn prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
@@ -230,16 +247,17 @@ impl Reader {
 
     /// Fails the connection (RFC 6455 §7.1.7): close frame with the error's code and reason, TCP
     /// write side shut down, then a bounded wait for the peer to close.
-    fn fail<L: Link>(&mut self, link: &mut L, e: zerows_frame::Error) -> Error {
+    fn fail<L: Link>(&mut self, link: &mut L, e: impl Into<Fail>) -> Error {
+        let e = e.into();
         if !self.done {
             self.done = true;
             link.with_writer(|w| {
-                let _ = w.close(Some(e.close_code()), e.as_str());
+                let _ = w.close(Some(e.close_code()), e.reason());
                 let _ = w.io.shutdown_write();
             });
             drain(link.read_io(), self.config.close_timeout);
         }
-        Error::Protocol(e)
+        e.into_error()
     }
 }
 
@@ -308,6 +326,21 @@ impl<S: Transport> WebSocket<S> {
                 pooled: config.pool.is_some(),
             },
         }
+    }
+
+    /// Installs a negotiated [`Extension`] (e.g. permessage-deflate): its RSV bits become legal on
+    /// the first frame of a data message, received messages that carry them go through its decoder
+    /// (the size limit and the UTF-8 check apply to the decoded bytes), and whole messages sent with
+    /// `send_*` go through its encoder. Streamed messages ([`message_writer`](Self::message_writer))
+    /// are sent untransformed. Call it before the first read or write.
+    pub fn set_extension(&mut self, ext: Extension) {
+        let Extension {
+            rsv,
+            decoder,
+            encoder,
+        } = ext;
+        self.reader.core.set_extension(rsv, decoder);
+        self.writer.core.ext = Some(encoder);
     }
 
     /// Accepts a WebSocket upgrade on `stream` with the default [`Config`] and no hooks.
@@ -442,18 +475,17 @@ impl<S: Transport> WebSocket<S> {
         if !matches!(opcode, OpCode::Text | OpCode::Binary) {
             return Err(Error::InvalidInput(Misuse::NotData));
         }
-        self.writer.frame(opcode, true, Rsv::NONE, payload)
+        self.writer.message(opcode, payload)
     }
 
     /// Sends a text message as one frame.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.writer
-            .frame(OpCode::Text, true, Rsv::NONE, text.as_bytes())
+        self.writer.message(OpCode::Text, text.as_bytes())
     }
 
     /// Sends a binary message as one frame.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.writer.frame(OpCode::Binary, true, Rsv::NONE, data)
+        self.writer.message(OpCode::Binary, data)
     }
 
     /// Sends a message. `Close` starts the close handshake as [`close`](Self::close) does.
@@ -720,7 +752,7 @@ impl<S: Transport> WriteHalf<S> {
         if !matches!(opcode, OpCode::Text | OpCode::Binary) {
             return Err(Error::InvalidInput(Misuse::NotData));
         }
-        self.lock().frame(opcode, true, Rsv::NONE, payload)
+        self.lock().message(opcode, payload)
     }
 
     /// Sends a text message.
@@ -898,8 +930,8 @@ pub struct MessageReader<'a, S> {
     reader: &'a mut Reader,
     link: LinkRef<'a, S>,
     opcode: OpCode,
-    /// Unread part of the current chunk in the read buffer: (start, len).
-    chunk: (usize, usize),
+    /// Unread part of the current chunk: (start, len, decoded by the extension).
+    chunk: (usize, usize, bool),
     finished: bool,
 }
 
@@ -924,7 +956,7 @@ impl<'a, S: Transport> MessageReader<'a, S> {
             reader,
             link,
             opcode,
-            chunk: (0, 0),
+            chunk: (0, 0, false),
             finished: false,
         })
     }
@@ -939,16 +971,20 @@ impl<'a, S: Transport> MessageReader<'a, S> {
         if self.chunk.1 == 0 && !self.advance()? {
             return Ok(None);
         }
-        let (start, len) = std::mem::take(&mut self.chunk);
-        Ok(Some(self.reader.core.read_buf(start, len)))
+        let (start, len, decoded) = std::mem::take(&mut self.chunk);
+        Ok(Some(self.reader.core.chunk(start, len, decoded)))
     }
 
     /// Moves to the next chunk; false at the end of the message.
     fn advance(&mut self) -> Result<bool, Error> {
         while !self.finished {
             match self.reader.next(&mut self.link)? {
-                Item::Chunk { start, len } => {
-                    self.chunk = (start, len);
+                Item::Chunk {
+                    start,
+                    len,
+                    decoded,
+                } => {
+                    self.chunk = (start, len, decoded);
                     return Ok(true);
                 }
                 Item::MessageEnd => {
@@ -972,10 +1008,10 @@ impl<S: Transport> Read for MessageReader<'_, S> {
         if self.chunk.1 == 0 && !self.advance()? {
             return Ok(0);
         }
-        let (start, len) = self.chunk;
+        let (start, len, decoded) = self.chunk;
         let n = len.min(out.len());
-        out[..n].copy_from_slice(self.reader.core.read_buf(start, n));
-        self.chunk = (start + n, len - n);
+        out[..n].copy_from_slice(self.reader.core.chunk(start, n, decoded));
+        self.chunk = (start + n, len - n, decoded);
         Ok(n)
     }
 }

@@ -22,6 +22,7 @@ use zerows_frame::{CloseCode, CloseFrame, Header, OpCode, Role, Rsv};
 
 use crate::config::Config;
 use crate::error::{Error, Misuse};
+use crate::extension::{Extension, Fail};
 use crate::message::{Message, PreparedMessage};
 use crate::proto::{Item, ReadCore, WriteCore};
 
@@ -102,6 +103,22 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         }
         self.core.poisoned = false;
         Ok(())
+    }
+
+    /// Writes a whole data message, through the extension's encoder if one was negotiated.
+    async fn message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        let Some(ext) = self.core.ext.as_mut() else {
+            return self.frame(opcode, true, Rsv::NONE, payload).await;
+        };
+        let mut out = std::mem::take(&mut self.core.xbuf);
+        out.clear();
+        let r = match ext.encode(opcode, payload, &mut out) {
+            Ok(Some(rsv)) => self.frame(opcode, true, rsv, &out).await,
+            Ok(None) => self.frame(opcode, true, Rsv::NONE, payload).await,
+            Err(e) => Err(Error::Extension(e)),
+        };
+        self.core.xbuf = out;
+        r
     }
 
     async fn prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
@@ -259,14 +276,15 @@ impl Reader {
         Ok(())
     }
 
-    async fn fail<L: Link>(&mut self, link: &mut L, e: zerows_frame::Error) -> Error {
+    async fn fail<L: Link>(&mut self, link: &mut L, e: impl Into<Fail>) -> Error {
+        let e: Fail = e.into();
         if !self.done {
             self.done = true;
             let _ = tokio::time::timeout(self.config.close_timeout, async {
                 let _ = link.flush().await;
                 link.queue(move |w| {
                     if !w.close_sent && !w.has_pending() {
-                        w.queue_close(Some(e.close_code()), e.as_str());
+                        w.queue_close(Some(e.close_code()), e.reason());
                     }
                 })
                 .await;
@@ -281,7 +299,7 @@ impl Reader {
             })
             .await;
         }
-        Error::Protocol(e)
+        e.into_error()
     }
 
     async fn read_into<L: Link>(
@@ -307,6 +325,19 @@ impl Reader {
 }
 
 /// A WebSocket connection over an async stream; the async twin of [`WebSocket`](crate::WebSocket).
+///
+/// # Cancel safety
+///
+/// [`AsyncWebSocket::read`] (and [`AsyncReadHalf::read`]) are cancel-safe: they can be a branch of
+/// `tokio::select!` and be dropped at any `.await` without losing data. Bytes move into the
+/// connection's buffers in the same poll that reads them; an item whose control reply (a pong, the
+/// close echo) was still being written when the future was dropped is kept, and the next `read`
+/// finishes the reply and returns it.
+///
+/// Writes are not cancel-safe, as with any byte stream: dropping a send future in the middle of a
+/// frame leaves a partial frame on the wire. The connection notices and refuses further writes
+/// ([`Error::InvalidInput`] with [`Misuse::Poisoned`]). Control replies are queued whole before they
+/// are written, so a cancelled read never leaves half a pong.
 ///
 /// ```no_run
 /// use tokio::net::TcpListener;
@@ -427,12 +458,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
         }
     }
 
+    /// Installs a negotiated [`Extension`]; see
+    /// [`WebSocket::set_extension`](crate::WebSocket::set_extension).
+    pub fn set_extension(&mut self, ext: Extension) {
+        let Extension {
+            rsv,
+            decoder,
+            encoder,
+        } = ext;
+        self.reader.core.set_extension(rsv, decoder);
+        self.writer.core.ext = Some(encoder);
+    }
+
     /// The stream.
     pub fn get_ref(&self) -> &S {
         &self.writer.io
     }
 
-    /// Reads the next message or control frame; cancel-safe (see the [module docs](self)).
+    /// Reads the next message or control frame; cancel-safe (see [`AsyncWebSocket`]).
     pub async fn read(&mut self) -> Result<Message<'_>, Error> {
         let item = self.reader.next(&mut Whole(&mut self.writer)).await?;
         Ok(crate::sync::view(&self.reader.core, item))
@@ -487,21 +530,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
         if !matches!(opcode, OpCode::Text | OpCode::Binary) {
             return Err(Error::InvalidInput(Misuse::NotData));
         }
-        self.writer.frame(opcode, true, Rsv::NONE, payload).await
+        self.writer.message(opcode, payload).await
     }
 
     /// Sends a text message.
     pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.writer
-            .frame(OpCode::Text, true, Rsv::NONE, text.as_bytes())
-            .await
+        self.writer.message(OpCode::Text, text.as_bytes()).await
     }
 
     /// Sends a binary message.
     pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.writer
-            .frame(OpCode::Binary, true, Rsv::NONE, data)
-            .await
+        self.writer.message(OpCode::Binary, data).await
     }
 
     /// Sends a ping (at most 125 bytes).
@@ -621,11 +660,7 @@ impl<S: AsyncRead + AsyncWrite> AsyncWriteHalf<S> {
         if !matches!(opcode, OpCode::Text | OpCode::Binary) {
             return Err(Error::InvalidInput(Misuse::NotData));
         }
-        self.writer
-            .lock()
-            .await
-            .frame(opcode, true, Rsv::NONE, payload)
-            .await
+        self.writer.lock().await.message(opcode, payload).await
     }
 
     /// Sends a text message.
