@@ -15,7 +15,7 @@
 #
 # Environment (all optional):
 #   AUTOBAHN_SECTIONS   case ids / `*` globs to run, space separated
-#                       (default "1.* 2.* 3.* 4.* 5.* 6.* 7.* 9.* 10.*"). Autobahn has no
+#                       (default "1.* 2.* 3.* 4.* 5.* 6.* 7.* 9.* 10.* 12.* 13.*"). Autobahn has no
 #                       section 8 or 11: a pattern matching no case is dropped with a note
 #                       (kosoku itself aborts on one). Only `*` is a wildcard for kosoku.
 #                       Compression later: add "12.* 13.*".
@@ -43,7 +43,7 @@
 set -euo pipefail
 
 KOSOKU_VERSION=0.1.0
-DEFAULT_SECTIONS='1.* 2.* 3.* 4.* 5.* 6.* 7.* 9.* 10.*'
+DEFAULT_SECTIONS='1.* 2.* 3.* 4.* 5.* 6.* 7.* 9.* 10.* 12.* 13.*'
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"

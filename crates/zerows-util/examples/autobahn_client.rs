@@ -9,6 +9,7 @@
 use std::net::TcpStream;
 
 use zerows_upgrade::client::ClientRequest;
+use zerows_util::deflate::DeflateConfig;
 use zerows_util::{Config, Error, Message, WebSocket};
 
 struct Target {
@@ -20,7 +21,11 @@ fn open(target: &Target, path: &str) -> Result<WebSocket<TcpStream>, Error> {
     stream.set_nodelay(true)?;
     let request = ClientRequest::with_random_key(&target.host_port, path)
         .map_err(|_| Error::InvalidInput(zerows_util::Misuse::NoRandom))?;
-    WebSocket::connect(stream, &request, Config::default())
+    // Offers permessage-deflate and installs it if the server accepts. The offer includes
+    // client_no_context_takeover: Autobahn's 13.2/13.5/13.6 server cases only ask a client to reset
+    // its compressor if the client offered to (a client may always reset; it costs some ratio).
+    let deflate = DeflateConfig::default().no_context_takeover(true);
+    WebSocket::connect(stream, &request, Config::default().deflate(deflate))
 }
 
 fn echo(mut ws: WebSocket<TcpStream>) -> Result<(), Error> {

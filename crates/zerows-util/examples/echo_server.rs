@@ -11,7 +11,8 @@
 use std::net::{TcpListener, TcpStream};
 
 use zerows_upgrade::server::{HeaderWriter, Hooks, Upgrader};
-use zerows_util::{Config, Error, OpCode, WebSocket};
+use zerows_util::deflate::{DeflateConfig, DeflateHooks};
+use zerows_util::{Config, Error, OpCode, Role, WebSocket};
 
 /// Names the server in the 101 response (Autobahn reports use it as the agent name).
 #[derive(Default)]
@@ -23,10 +24,24 @@ impl Hooks for ServerName {
     }
 }
 
-fn serve(stream: TcpStream) -> Result<(), Error> {
+fn serve(stream: TcpStream, deflate: bool) -> Result<(), Error> {
     stream.set_nodelay(true)?;
-    let mut upgrader = Upgrader::with_hooks(ServerName);
-    let mut ws = WebSocket::accept_with(stream, &mut upgrader, Config::default())?;
+    let mut ws = if deflate {
+        // permessage-deflate when the client offers it (browsers do)
+        let mut upgrader =
+            Upgrader::with_hooks(DeflateHooks::new(ServerName, DeflateConfig::default()));
+        let mut ws = WebSocket::accept_with(stream, &mut upgrader, Config::default())?;
+        if let Some(agreed) = upgrader.hooks_mut().take_agreed() {
+            ws.set_extension(agreed.extension(Role::Server));
+        }
+        ws
+    } else {
+        WebSocket::accept_with(
+            stream,
+            &mut Upgrader::with_hooks(ServerName),
+            Config::default(),
+        )?
+    };
     let mut buf = Vec::new();
     loop {
         let op = match ws.read_into(&mut buf) {
@@ -41,18 +56,24 @@ fn serve(stream: TcpStream) -> Result<(), Error> {
 
 fn main() -> std::io::Result<()> {
     let mut addr = String::from("127.0.0.1:9001");
+    let mut deflate = true;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--addr" => addr = args.next().unwrap_or(addr),
+            "--no-deflate" => deflate = false,
             _ => {
-                eprintln!("usage: echo_server [--addr HOST:PORT]");
+                eprintln!("usage: echo_server [--addr HOST:PORT] [--no-deflate]");
                 std::process::exit(2);
             }
         }
     }
     let listener = TcpListener::bind(&addr)?;
-    eprintln!("echo_server: listening on ws://{}", listener.local_addr()?);
+    eprintln!(
+        "echo_server: listening on ws://{} (permessage-deflate {})",
+        listener.local_addr()?,
+        if deflate { "on" } else { "off" }
+    );
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(s) => s,
@@ -62,7 +83,7 @@ fn main() -> std::io::Result<()> {
             }
         };
         std::thread::spawn(move || {
-            if let Err(e) = serve(stream)
+            if let Err(e) = serve(stream, deflate)
                 && std::env::var_os("ZEROWS_VERBOSE").is_some()
             {
                 eprintln!("connection: {e}");

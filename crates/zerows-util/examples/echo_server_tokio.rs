@@ -7,7 +7,8 @@
 
 use tokio::net::{TcpListener, TcpStream};
 use zerows_upgrade::server::{HeaderWriter, Hooks, Upgrader};
-use zerows_util::{AsyncWebSocket, Config, Error};
+use zerows_util::deflate::{DeflateConfig, DeflateHooks};
+use zerows_util::{AsyncWebSocket, Config, Error, Role};
 
 /// Names the server in the 101 response (Autobahn reports use it as the agent name).
 #[derive(Default)]
@@ -19,10 +20,20 @@ impl Hooks for ServerName {
     }
 }
 
-async fn serve(stream: TcpStream) -> Result<(), Error> {
+async fn serve(stream: TcpStream, deflate: bool) -> Result<(), Error> {
     stream.set_nodelay(true)?;
-    let mut upgrader = Upgrader::with_hooks(ServerName);
-    let mut ws = AsyncWebSocket::accept_with(stream, &mut upgrader, Config::default()).await?;
+    let mut ws = if deflate {
+        let mut upgrader =
+            Upgrader::with_hooks(DeflateHooks::new(ServerName, DeflateConfig::default()));
+        let mut ws = AsyncWebSocket::accept_with(stream, &mut upgrader, Config::default()).await?;
+        if let Some(agreed) = upgrader.hooks_mut().take_agreed() {
+            ws.set_extension(agreed.extension(Role::Server));
+        }
+        ws
+    } else {
+        let mut upgrader = Upgrader::with_hooks(ServerName);
+        AsyncWebSocket::accept_with(stream, &mut upgrader, Config::default()).await?
+    };
     let mut buf = Vec::new();
     loop {
         match ws.read_into(&mut buf).await {
@@ -33,7 +44,7 @@ async fn serve(stream: TcpStream) -> Result<(), Error> {
     }
 }
 
-async fn run(addr: String) -> std::io::Result<()> {
+async fn run(addr: String, deflate: bool) -> std::io::Result<()> {
     let listener = TcpListener::bind(&addr).await?;
     eprintln!(
         "echo_server_tokio: listening on ws://{}",
@@ -42,7 +53,7 @@ async fn run(addr: String) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(async move {
-            if let Err(e) = serve(stream).await
+            if let Err(e) = serve(stream, deflate).await
                 && std::env::var_os("ZEROWS_VERBOSE").is_some()
             {
                 eprintln!("connection: {e}");
@@ -54,13 +65,17 @@ async fn run(addr: String) -> std::io::Result<()> {
 fn main() -> std::io::Result<()> {
     let mut addr = String::from("127.0.0.1:9001");
     let mut multi = false;
+    let mut deflate = true;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--addr" => addr = args.next().unwrap_or(addr),
             "--multi-thread" => multi = true,
+            "--no-deflate" => deflate = false,
             _ => {
-                eprintln!("usage: echo_server_tokio [--addr HOST:PORT] [--multi-thread]");
+                eprintln!(
+                    "usage: echo_server_tokio [--addr HOST:PORT] [--multi-thread] [--no-deflate]"
+                );
                 std::process::exit(2);
             }
         }
@@ -74,5 +89,5 @@ fn main() -> std::io::Result<()> {
             .enable_all()
             .build()?
     };
-    rt.block_on(run(addr))
+    rt.block_on(run(addr, deflate))
 }

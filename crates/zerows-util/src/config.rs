@@ -37,6 +37,11 @@ pub struct Config {
     /// Where buffers come from and go back to. Default: none (each connection owns its buffers and
     /// keeps them). With a pool, an idle connection holds no I/O buffer at all.
     pub pool: Option<BufferPool>,
+    /// permessage-deflate to offer (client) or accept (server) in the handshakes that take a
+    /// `Config` ([`WebSocket::accept_config`](crate::WebSocket::accept_config),
+    /// [`WebSocket::connect`](crate::WebSocket::connect) and their async twins). Default: none.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -48,6 +53,8 @@ impl Default for Config {
             fragment_size: Config::DEFAULT_FRAGMENT_SIZE,
             close_timeout: Duration::from_secs(1),
             pool: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -118,6 +125,14 @@ impl Config {
     #[must_use]
     pub fn pool(mut self, pool: BufferPool) -> Config {
         self.pool = Some(pool);
+        self
+    }
+
+    /// Offers (client) or accepts (server) permessage-deflate with `deflate`.
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn deflate(mut self, deflate: crate::deflate::DeflateConfig) -> Config {
+        self.deflate = Some(deflate);
         self
     }
 

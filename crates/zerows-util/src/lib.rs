@@ -49,10 +49,13 @@
 //! # Crate features
 //!
 //! - `tokio`: async connections over `tokio::io::AsyncRead + AsyncWrite`.
+//! - `deflate`: permessage-deflate (RFC 7692), see [`deflate`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod config;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 mod error;
 mod extension;
 pub mod helpers;

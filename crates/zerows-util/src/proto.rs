@@ -90,6 +90,8 @@ pub(crate) struct ReadCore {
     decoded_utf8: Utf8Validator,
     /// Streaming: the final decoded chunk was returned, the message end is next.
     end_pending: bool,
+    /// Streaming: decoded bytes of the current message handed out so far.
+    streamed: usize,
     max_message: usize,
 }
 
@@ -116,6 +118,7 @@ impl ReadCore {
             transformed: None,
             decoded_utf8: Utf8Validator::new(),
             end_pending: false,
+            streamed: 0,
             max_message: usize::try_from(config.frame.max_message_size).unwrap_or(usize::MAX),
         };
         if !leftover.is_empty() {
@@ -280,6 +283,7 @@ impl ReadCore {
                         self.transformed =
                             (self.ext.is_some() && !owned.is_empty()).then_some(owned);
                         self.decoded_utf8.reset();
+                        self.streamed = 0;
                         self.in_place = h.fin
                             && (available - used) as u64 >= h.payload_len
                             && !self.streaming
@@ -303,8 +307,9 @@ impl ReadCore {
                         }
                         let keep = if self.streaming { 0 } else { self.msg_len };
                         self.msg.truncate(keep);
+                        // The limit is on the decoded message; streamed, on what was handed out so far.
                         let limit = if self.streaming {
-                            usize::MAX
+                            self.max_message.saturating_sub(self.streamed)
                         } else {
                             self.max_message
                         };
@@ -314,6 +319,7 @@ impl ReadCore {
                         }
                         self.msg_len = self.msg.len();
                         if self.streaming && self.msg_len > 0 {
+                            self.streamed += self.msg_len;
                             return Ok(Some(Item::Chunk {
                                 start: 0,
                                 len: self.msg_len,
@@ -358,8 +364,9 @@ impl ReadCore {
                     if let (Some(rsv), Some(ext)) = (self.transformed.take(), self.ext.as_mut()) {
                         let keep = if self.streaming { 0 } else { self.msg_len };
                         self.msg.truncate(keep);
+                        // The limit is on the decoded message; streamed, on what was handed out so far.
                         let limit = if self.streaming {
-                            usize::MAX
+                            self.max_message.saturating_sub(self.streamed)
                         } else {
                             self.max_message
                         };

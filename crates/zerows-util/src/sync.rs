@@ -345,7 +345,24 @@ impl<S: Transport> WebSocket<S> {
 
     /// Accepts a WebSocket upgrade on `stream` with the default [`Config`] and no hooks.
     pub fn accept(stream: S) -> Result<WebSocket<S>, Error> {
-        Self::accept_with(stream, &mut Upgrader::new(), Config::default())
+        Self::accept_config(stream, Config::default())
+    }
+
+    /// Accepts a WebSocket upgrade with a [`Config`] and no hooks; with the `deflate` feature and
+    /// [`Config::deflate`] set, negotiates permessage-deflate.
+    pub fn accept_config(stream: S, config: Config) -> Result<WebSocket<S>, Error> {
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = config.deflate {
+            use zerows_upgrade::server::NoHooks;
+            let mut upgrader =
+                Upgrader::with_hooks(crate::deflate::DeflateHooks::new(NoHooks, deflate));
+            let mut ws = Self::accept_with(stream, &mut upgrader, config)?;
+            if let Some(agreed) = upgrader.hooks_mut().take_agreed() {
+                ws.set_extension(agreed.extension(Role::Server));
+            }
+            return Ok(ws);
+        }
+        Self::accept_with(stream, &mut Upgrader::new(), config)
     }
 
     /// Accepts a WebSocket upgrade with an [`Upgrader`] (hooks, limits) and a [`Config`]. Nothing is
@@ -370,10 +387,32 @@ impl<S: Transport> WebSocket<S> {
         config: Config,
     ) -> Result<WebSocket<S>, Error> {
         let mut buf = [0u8; HANDSHAKE_BUF];
+        #[cfg(feature = "deflate")]
+        let offer;
+        #[cfg(feature = "deflate")]
+        let request = &match &config.deflate {
+            Some(d) => {
+                offer = crate::deflate::client_offer(d);
+                request.extensions(&offer)
+            }
+            None => *request,
+        };
         let hs = zerows_upgrade::client::handshake(&mut stream, request, &mut buf)
             .map_err(handshake_error)?;
+        #[cfg(feature = "deflate")]
+        let agreed = match &config.deflate {
+            Some(d) => crate::deflate::client_accept(hs.negotiated().extensions(), d)
+                .map_err(Error::Extension)?,
+            None => None,
+        };
         let leftover = hs.leftover();
-        Ok(WebSocket::from_raw(stream, Role::Client, leftover, config))
+        #[allow(unused_mut)]
+        let mut ws = WebSocket::from_raw(stream, Role::Client, leftover, config);
+        #[cfg(feature = "deflate")]
+        if let Some(agreed) = agreed {
+            ws.set_extension(agreed.extension(Role::Client));
+        }
+        Ok(ws)
     }
 
     /// The stream.

@@ -380,7 +380,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
 
     /// Accepts a WebSocket upgrade on `stream` (no hooks): reads the request head into a stack
     /// buffer, validates it and writes the response with the zero-allocation sans-IO upgrader.
+    /// With the `deflate` feature and [`Config::deflate`] set, negotiates permessage-deflate.
     pub async fn accept(stream: S, config: Config) -> Result<AsyncWebSocket<S>, Error> {
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = config.deflate {
+            use zerows_upgrade::server::{NoHooks, Upgrader};
+            let mut upgrader =
+                Upgrader::with_hooks(crate::deflate::DeflateHooks::new(NoHooks, deflate));
+            let mut ws = Self::accept_with(stream, &mut upgrader, config).await?;
+            if let Some(agreed) = upgrader.hooks_mut().take_agreed() {
+                ws.set_extension(agreed.extension(Role::Server));
+            }
+            return Ok(ws);
+        }
         Self::accept_with(stream, &mut zerows_upgrade::server::Upgrader::new(), config).await
     }
 
@@ -428,6 +440,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
         config: Config,
     ) -> Result<AsyncWebSocket<S>, Error> {
         let mut buf = [0u8; HANDSHAKE_BUF];
+        #[cfg(feature = "deflate")]
+        let offer;
+        #[cfg(feature = "deflate")]
+        let request = &match &config.deflate {
+            Some(d) => {
+                offer = crate::deflate::client_offer(d);
+                request.extensions(&offer)
+            }
+            None => *request,
+        };
         let n = request.write(&mut buf).map_err(Error::Handshake)?;
         stream.write_all(&buf[..n]).await?;
         let mut filled = 0;
@@ -445,14 +467,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
                 zerows_upgrade::Status::Partial => {
                     return Err(Error::Handshake(zerows_upgrade::Error::HeadTooLarge));
                 }
-                zerows_upgrade::Status::Complete((_, head)) => {
+                zerows_upgrade::Status::Complete((_negotiated, head)) => {
+                    #[cfg(feature = "deflate")]
+                    let agreed = match &config.deflate {
+                        Some(d) => crate::deflate::client_accept(_negotiated.extensions(), d)
+                            .map_err(Error::Extension)?,
+                        None => None,
+                    };
                     let leftover = &buf[head..filled];
-                    return Ok(AsyncWebSocket::from_raw(
-                        stream,
-                        Role::Client,
-                        leftover,
-                        config,
-                    ));
+                    #[allow(unused_mut)]
+                    let mut ws = AsyncWebSocket::from_raw(stream, Role::Client, leftover, config);
+                    #[cfg(feature = "deflate")]
+                    if let Some(agreed) = agreed {
+                        ws.set_extension(agreed.extension(Role::Client));
+                    }
+                    return Ok(ws);
                 }
             }
         }

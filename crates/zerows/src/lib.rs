@@ -58,6 +58,7 @@
 //!
 //! - `util` (default): [`util`], and with it [`frame`] and [`upgrade`].
 //! - `tokio`: [`AsyncWebSocket`] and its split halves.
+//! - `deflate` (default): permessage-deflate, `util::deflate`.
 //! - `frame`: only the `no_std` frame layer.
 //! - `upgrade`: only the handshake.
 //! - `http`: handshake interop with the `http` crate (hyper, axum).

@@ -1,0 +1,442 @@
+//! permessage-deflate: negotiation rules (RFC 7692 §7.1), round trips between two endpoints for
+//! every agreed configuration, the decompressed-size limit, UTF-8 of inflated text, and zero
+//! allocation per message in steady state.
+#![cfg(feature = "deflate")]
+#![allow(clippy::cast_possible_truncation)] // test data is built with narrowing casts
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::thread;
+use std::time::Duration;
+
+use zerows_frame::{Header, OpCode, Role, Rsv, apply_mask};
+use zerows_upgrade::extensions;
+use zerows_util::deflate::{DeflateConfig, DeflateParams, client_accept, client_offer, negotiate};
+use zerows_util::{Config, Error, ExtensionError, Message, WebSocket};
+
+struct Counting;
+thread_local! {
+    /// (counting, allocations, live bytes, peak live bytes) for this thread.
+    static COUNT: Cell<(bool, u64, i64, i64)> = const { Cell::new((false, 0, 0, 0)) };
+}
+fn track(allocs: u64, delta: i64) {
+    let _ = COUNT.try_with(|c| {
+        let (on, n, live, peak) = c.get();
+        if on {
+            let live = live + delta;
+            c.set((on, n + allocs, live, peak.max(live)));
+        }
+    });
+}
+// SAFETY: defers to the system allocator; the counter is a const thread-local Cell.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        track(1, layout.size() as i64);
+        // SAFETY: same contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        track(0, -(layout.size() as i64));
+        // SAFETY: same contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        track(1, new_size as i64 - layout.size() as i64);
+        // SAFETY: same contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// (allocations, peak bytes live) made by this thread while `f` runs (frees of memory allocated
+/// before lower the count, so the peak is an upper bound on new memory held at once).
+fn counting<T>(f: impl FnOnce() -> T) -> (T, u64, u64) {
+    COUNT.with(|c| c.set((true, 0, 0, 0)));
+    let r = f();
+    let (_, n, _, peak) = COUNT.with(|c| c.replace((false, 0, 0, 0)));
+    (r, n, peak.max(0) as u64)
+}
+
+fn offers(value: &str) -> Vec<extensions::Extension<'_>> {
+    extensions::parse(value).map(|e| e.unwrap()).collect()
+}
+
+fn server_agrees(value: &str) -> Option<DeflateParams> {
+    negotiate(offers(value), &DeflateConfig::default())
+}
+
+#[test]
+fn server_negotiation_follows_rfc_7692() {
+    // plain offer
+    let p = server_agrees("permessage-deflate").unwrap();
+    assert_eq!(
+        (p.server_max_window_bits, p.client_max_window_bits),
+        (15, 15)
+    );
+    assert!(!p.server_no_context_takeover && !p.client_no_context_takeover);
+    let mut buf = [0u8; 128];
+    assert_eq!(p.response(&mut buf), "permessage-deflate");
+    // every parameter honoured and echoed as RFC 7692 §7.1 says
+    let p = server_agrees(
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits",
+    )
+    .unwrap();
+    assert!(p.server_no_context_takeover && p.client_no_context_takeover);
+    assert_eq!(p.server_max_window_bits, 10);
+    assert_eq!(
+        p.response(&mut buf),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10"
+    );
+    // an 8-bit server window is accepted (and honoured by not compressing)
+    assert_eq!(
+        server_agrees("permessage-deflate; server_max_window_bits=8")
+            .unwrap()
+            .server_max_window_bits,
+        8
+    );
+    // quoted values are allowed by the RFC 6455 §9.1 grammar
+    assert_eq!(
+        server_agrees("permessage-deflate; server_max_window_bits=\"12\"")
+            .unwrap()
+            .server_max_window_bits,
+        12
+    );
+}
+
+#[test]
+fn server_declines_malformed_offers_and_takes_the_next() {
+    for bad in [
+        "permessage-deflate; unknown_param",
+        "permessage-deflate; server_max_window_bits", // value required
+        "permessage-deflate; server_max_window_bits=16", // out of range
+        "permessage-deflate; server_max_window_bits=7",
+        "permessage-deflate; server_max_window_bits=010", // leading zero
+        "permessage-deflate; client_max_window_bits=abc",
+        "permessage-deflate; server_no_context_takeover=1", // no value allowed
+        "permessage-deflate; server_no_context_takeover; server_no_context_takeover", // duplicate
+        "permessage-deflate; client_max_window_bits; client_max_window_bits=9",
+        "x-webkit-deflate-frame",
+    ] {
+        assert_eq!(server_agrees(bad), None, "{bad}");
+        // with a valid fallback offer after it, the fallback is taken (preference order)
+        let both = format!("{bad}, permessage-deflate; client_no_context_takeover");
+        let p = server_agrees(&both).unwrap_or_else(|| panic!("{both}"));
+        assert!(p.client_no_context_takeover, "{both}");
+    }
+}
+
+#[test]
+fn client_validates_the_response() {
+    let cfg = DeflateConfig::default();
+    assert_eq!(
+        client_offer(&cfg),
+        "permessage-deflate; client_max_window_bits"
+    );
+    assert_eq!(
+        client_offer(
+            &cfg.no_context_takeover(true)
+                .request_peer_no_context_takeover(true)
+                .max_window_bits(12)
+        ),
+        "permessage-deflate; client_no_context_takeover; server_no_context_takeover; client_max_window_bits=12"
+    );
+    let ok = |v: &str| client_accept(offers(v), &cfg);
+    assert_eq!(ok("other-ext").unwrap(), None);
+    let p = ok("permessage-deflate; server_no_context_takeover; client_max_window_bits=9")
+        .unwrap()
+        .unwrap();
+    assert!(p.server_no_context_takeover);
+    assert_eq!(p.client_max_window_bits, 9);
+    for bad in [
+        "permessage-deflate; client_max_window_bits", // a response needs a value
+        "permessage-deflate; foo",
+        "permessage-deflate; server_max_window_bits=20",
+        "permessage-deflate, permessage-deflate",
+    ] {
+        assert_eq!(ok(bad), Err(ExtensionError::NEGOTIATION), "{bad}");
+    }
+    // a value above the one we offered
+    let small = cfg.max_window_bits(10);
+    assert!(
+        client_accept(
+            offers("permessage-deflate; client_max_window_bits=12"),
+            &small
+        )
+        .is_err()
+    );
+}
+
+/// A server and a client with `params` installed, over a socket pair.
+fn pair(
+    params: &str,
+    server_cfg: Config,
+    client_cfg: Config,
+) -> (WebSocket<UnixStream>, WebSocket<UnixStream>) {
+    let agreed = server_agrees(params).unwrap();
+    let mut buf = [0u8; 128];
+    let response = agreed.response(&mut buf).to_owned();
+    let client_agreed = client_accept(offers(&response), &DeflateConfig::default())
+        .unwrap()
+        .unwrap();
+    let (a, b) = UnixStream::pair().unwrap();
+    let mut server = WebSocket::from_raw(a, Role::Server, &[], server_cfg);
+    server.set_extension(agreed.extension(Role::Server));
+    let mut client = WebSocket::from_raw(b, Role::Client, &[], client_cfg);
+    client.set_extension(client_agreed.extension(Role::Client));
+    (server, client)
+}
+
+fn corpus(n: usize, seed: u32) -> Vec<u8> {
+    let words = [
+        "zerows ",
+        "frame ",
+        "deflate ",
+        "κόσμε ",
+        "window ",
+        "message ",
+        "{\"id\":",
+        "42}, ",
+    ];
+    let mut x = seed;
+    let mut s = Vec::new();
+    while s.len() < n {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        s.extend_from_slice(words[(x >> 16) as usize % words.len()].as_bytes());
+    }
+    s.truncate(n);
+    while std::str::from_utf8(&s).is_err() {
+        s.pop();
+    }
+    s
+}
+
+#[test]
+fn round_trips_for_every_configuration() {
+    for params in [
+        "permessage-deflate",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        "permessage-deflate; server_max_window_bits=9",
+        "permessage-deflate; server_max_window_bits=8", // server sends uncompressed
+        "permessage-deflate; server_max_window_bits=12; server_no_context_takeover",
+    ] {
+        let (mut server, mut client) = pair(params, Config::default(), Config::default());
+        let t = thread::spawn(move || {
+            let mut buf = Vec::new();
+            for _ in 0..40 {
+                let op = server.read_into(&mut buf).unwrap();
+                server.send_message(op, &buf).unwrap();
+            }
+        });
+        for i in 0..20u32 {
+            let text = String::from_utf8(corpus([0usize, 1, 100, 5000, 70_000][i as usize % 5], i))
+                .unwrap();
+            client.send_text(&text).unwrap();
+            assert!(
+                client.read().unwrap() == Message::Text(&text),
+                "{params} text {i}"
+            );
+            let bin: Vec<u8> = (0..(i * 997) as usize)
+                .map(|j| (j as u32 * i) as u8)
+                .collect();
+            client.send_binary(&bin).unwrap();
+            assert!(
+                client.read().unwrap() == Message::Binary(&bin),
+                "{params} binary {i}"
+            );
+        }
+        t.join().unwrap();
+    }
+}
+
+/// A raw client frame with RSV1 set on request.
+fn raw(opcode: OpCode, fin: bool, rsv1: bool, payload: &[u8]) -> Vec<u8> {
+    let key = [7, 7, 7, 7];
+    let h = Header {
+        fin,
+        rsv: if rsv1 { Rsv::RSV1 } else { Rsv::NONE },
+        opcode,
+        mask: Some(key),
+        payload_len: payload.len() as u64,
+    };
+    let mut out = vec![0u8; h.encoded_len()];
+    h.encode(&mut out).unwrap();
+    let at = out.len();
+    out.extend_from_slice(payload);
+    apply_mask(&mut out[at..], key, 0);
+    out
+}
+
+/// Raw deflate of `data` with a sync flush and the 4-byte tail removed (RFC 7692 §7.2.1).
+fn deflate_raw(data: &[u8]) -> Vec<u8> {
+    let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+    let mut out = Vec::with_capacity(data.len() + 1024);
+    c.compress_vec(data, &mut out, flate2::FlushCompress::Sync)
+        .unwrap();
+    assert!(out.ends_with(&[0, 0, 0xFF, 0xFF]));
+    out.truncate(out.len() - 4);
+    out
+}
+
+fn server_with_deflate(config: Config) -> (WebSocket<UnixStream>, UnixStream) {
+    let (a, b) = UnixStream::pair().unwrap();
+    b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut ws = WebSocket::from_raw(
+        a,
+        Role::Server,
+        &[],
+        config.close_timeout(Duration::from_millis(100)),
+    );
+    ws.set_extension(
+        server_agrees("permessage-deflate")
+            .unwrap()
+            .extension(Role::Server),
+    );
+    (ws, b)
+}
+
+#[test]
+fn fragmented_compressed_message_rsv1_on_first_frame_only() {
+    let (mut ws, mut peer) = server_with_deflate(Config::default());
+    let text = corpus(10_000, 3);
+    let z = deflate_raw(&text);
+    let (a, rest) = z.split_at(z.len() / 3);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    let mut wire = raw(OpCode::Text, false, true, a);
+    wire.extend(raw(OpCode::Ping, true, false, b"p"));
+    wire.extend(raw(OpCode::Continuation, false, false, b));
+    wire.extend(raw(OpCode::Continuation, true, false, c));
+    peer.write_all(&wire).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Ping(b"p"));
+    assert!(ws.read().unwrap() == Message::Text(std::str::from_utf8(&text).unwrap()));
+}
+
+#[test]
+fn decompression_bomb_closes_with_1009_without_allocating_past_the_limit() {
+    const LIMIT: u64 = 1 << 20;
+    let (mut ws, mut peer) = server_with_deflate(Config::default().max_message_size(LIMIT));
+    // 16 MiB of zeros deflate to about 16 KiB: within the frame limit, far beyond the message limit
+    let bomb = deflate_raw(&vec![0u8; 16 << 20]);
+    assert!((bomb.len() as u64) < LIMIT / 8);
+    let writer = thread::spawn(move || {
+        let _ = peer.write_all(&raw(OpCode::Binary, true, true, &bomb));
+        let mut rest = Vec::new();
+        let _ = peer.read_to_end(&mut rest);
+        rest
+    });
+    let (r, _, bytes) = counting(|| ws.read().map(|m| m.payload().len()));
+    let e = r.unwrap_err();
+    assert!(
+        matches!(e, Error::Extension(ExtensionError { code, .. }) if code.0 == 1009),
+        "{e:?}"
+    );
+    // the most this thread held at once while reading: the message buffer up to the limit and
+    // the read buffer; never the 16 MiB the bomb inflates to
+    assert!(
+        bytes <= LIMIT + (64 << 10),
+        "{bytes} bytes live at the peak"
+    );
+    let sent = writer.join().unwrap();
+    assert_eq!(&sent[..4], &[0x88, 0x13, 0x03, 0xF1], "close 1009");
+}
+
+#[test]
+fn inflated_text_is_utf8_checked_fail_fast() {
+    let (mut ws, mut peer) = server_with_deflate(Config::default());
+    let mut bad = corpus(1000, 9);
+    bad.extend_from_slice(&[0xC0, 0xAF]); // overlong: invalid
+    let z = deflate_raw(&bad);
+    // only the first frame, FIN clear: the error must come without the message ending
+    peer.write_all(&raw(OpCode::Text, false, true, &z)).unwrap();
+    let e = ws.read().unwrap_err();
+    assert!(
+        matches!(e, Error::Protocol(zerows_frame::Error::InvalidUtf8)),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn corrupt_deflate_data_closes_with_1007() {
+    let (mut ws, mut peer) = server_with_deflate(Config::default());
+    peer.write_all(&raw(
+        OpCode::Binary,
+        true,
+        true,
+        &[0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+    ))
+    .unwrap();
+    let e = ws.read().unwrap_err();
+    assert!(
+        matches!(e, Error::Extension(ExtensionError::INVALID_DATA)),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn steady_state_allocates_nothing_per_message() {
+    for params in [
+        "permessage-deflate",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ] {
+        let (mut server, mut client) = pair(params, Config::default(), Config::default());
+        let t = thread::spawn(move || {
+            let mut buf = Vec::with_capacity(64 << 10);
+            loop {
+                match server.read_into(&mut buf) {
+                    Ok(op) => server.send_message(op, &buf).unwrap(),
+                    Err(_) => return,
+                }
+            }
+        });
+        let msgs: Vec<Vec<u8>> = (0..8)
+            .map(|i| corpus([10usize, 300, 4000, 20_000][i % 4], i as u32))
+            .collect();
+        let mut back = Vec::with_capacity(64 << 10);
+        let mut roundtrip = |client: &mut WebSocket<UnixStream>, m: &[u8]| {
+            client.send_message(OpCode::Text, m).unwrap();
+            let op = client.read_into(&mut back).unwrap();
+            assert_eq!(op, OpCode::Text);
+            assert!(back == m);
+        };
+        for _ in 0..3 {
+            for m in &msgs {
+                roundtrip(&mut client, m);
+            }
+        }
+        let (_, allocations, _) = counting(|| {
+            for _ in 0..200 {
+                for m in &msgs {
+                    roundtrip(&mut client, m);
+                }
+            }
+        });
+        assert_eq!(allocations, 0, "{params}: client allocated in steady state");
+        drop(client);
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn memory_per_connection_is_documented() {
+    // numbers quoted in the deflate module docs and docs/deflate.md
+    for bits in [9u8, 15] {
+        let params = format!("permessage-deflate; server_max_window_bits={bits}");
+        let agreed = server_agrees(&params).unwrap();
+        let (ext, n, bytes) = counting(|| agreed.extension(Role::Server));
+        println!(
+            "window {bits}: extension() {n} allocations, {} KiB live (inflater)",
+            bytes / 1024
+        );
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut ws = WebSocket::from_raw(a, Role::Server, &[], Config::default());
+        ws.set_extension(ext);
+        let (_, _, bytes) = counting(|| ws.send_text(&"x".repeat(100)).unwrap());
+        println!(
+            "window {bits}: first compressed message {} KiB live (compressor)",
+            bytes / 1024
+        );
+        assert!(bytes < 512 << 10);
+    }
+}
