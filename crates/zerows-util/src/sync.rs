@@ -699,10 +699,7 @@ impl<S: SplitStream + Send> WebSocket<S> {
                     writer: Arc::clone(&shared),
                 },
             },
-            WriteHalf {
-                writer: shared,
-                fragment_size: 0,
-            },
+            WriteHalf { writer: shared },
         ))
     }
 }
@@ -778,7 +775,6 @@ impl<S: Transport> Link for LinkRef<'_, S> {
 #[derive(Debug)]
 pub struct WriteHalf<S> {
     writer: Arc<Mutex<Writer<S>>>,
-    fragment_size: usize,
 }
 
 impl<S: Transport> WriteHalf<S> {
@@ -828,11 +824,6 @@ impl<S: Transport> WriteHalf<S> {
     /// Whether our close frame has been sent (by us, or by the read half answering the peer's).
     pub fn is_closed(&self) -> bool {
         self.lock().core.close_sent
-    }
-
-    #[doc(hidden)]
-    pub fn fragment_size(&self) -> usize {
-        self.fragment_size
     }
 }
 

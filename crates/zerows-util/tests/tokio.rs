@@ -290,3 +290,39 @@ async fn keepalive_satisfied_by_pongs() {
     ws.send_text("done").await.unwrap();
     assert_eq!(peer_task.await.unwrap().unwrap(), "Text(\"done\")");
 }
+
+/// The whole path over TCP: the client offers permessage-deflate, the server negotiates it through
+/// `Config::deflate`, and compressed messages round-trip both ways.
+#[cfg(feature = "deflate")]
+#[tokio::test]
+async fn deflate_negotiated_through_the_handshake() {
+    use zerows_util::deflate::DeflateConfig;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws =
+            AsyncWebSocket::accept(stream, Config::default().deflate(DeflateConfig::default()))
+                .await
+                .unwrap();
+        let mut buf = Vec::new();
+        while let Ok(op) = ws.read_into(&mut buf).await {
+            ws.send_message(op, &buf).await.unwrap();
+        }
+    });
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let host = addr.to_string();
+    let request = zerows_upgrade::client::ClientRequest::with_random_key(&host, "/").unwrap();
+    let mut ws = AsyncWebSocket::connect(
+        stream,
+        &request,
+        Config::default().deflate(DeflateConfig::default()),
+    )
+    .await
+    .unwrap();
+    let text = "permessage-deflate ".repeat(5000);
+    ws.send_text(&text).await.unwrap();
+    assert!(ws.read().await.unwrap() == Message::Text(&text));
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    server.await.unwrap();
+}
