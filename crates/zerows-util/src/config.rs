@@ -31,6 +31,10 @@ pub struct Config {
     pub read_buffer_size: usize,
     /// The frame size the streaming writer fragments into. Default: 64 KiB.
     pub fragment_size: usize,
+    /// Whole messages (`send_*`) larger than this are sent as several frames, so that a peer with a
+    /// frame limit but a larger message limit (ours by default: 16 MiB and 64 MiB) can take them.
+    /// Default: 16 MiB.
+    pub max_send_frame_size: usize,
     /// How long to wait for the peer's close frame, or for the peer to close the TCP connection,
     /// once we have sent ours (RFC 6455 §7.1.1). Default: 1 s.
     pub close_timeout: Duration,
@@ -51,6 +55,7 @@ impl Default for Config {
             auto_pong: true,
             read_buffer_size: Config::DEFAULT_READ_BUFFER_SIZE,
             fragment_size: Config::DEFAULT_FRAGMENT_SIZE,
+            max_send_frame_size: Config::DEFAULT_MAX_SEND_FRAME_SIZE,
             close_timeout: Duration::from_secs(1),
             pool: None,
             #[cfg(feature = "deflate")]
@@ -64,6 +69,8 @@ impl Config {
     pub const DEFAULT_READ_BUFFER_SIZE: usize = 16 << 10;
     /// Default fragment size of the streaming writer: 64 KiB.
     pub const DEFAULT_FRAGMENT_SIZE: usize = 64 << 10;
+    /// Default largest frame `send_*` writes: 16 MiB.
+    pub const DEFAULT_MAX_SEND_FRAME_SIZE: usize = 16 << 20;
 
     /// Sets the maximum message size (and caps the maximum frame size to it).
     #[must_use]
@@ -111,6 +118,13 @@ impl Config {
     #[must_use]
     pub fn fragment_size(mut self, bytes: usize) -> Config {
         self.fragment_size = bytes.max(1);
+        self
+    }
+
+    /// Sets [`max_send_frame_size`](Self::max_send_frame_size).
+    #[must_use]
+    pub fn max_send_frame_size(mut self, bytes: usize) -> Config {
+        self.max_send_frame_size = bytes.max(1);
         self
     }
 

@@ -468,6 +468,8 @@ pub(crate) struct WriteCore {
     /// The negotiated extension's sending half, and its output buffer.
     pub(crate) ext: Option<Box<dyn MessageEncoder>>,
     pub(crate) xbuf: Vec<u8>,
+    /// Whole messages larger than this go out in several frames.
+    pub(crate) max_send_frame: usize,
 }
 
 impl WriteCore {
@@ -485,6 +487,7 @@ impl WriteCore {
             poisoned: false,
             ext: None,
             xbuf: Vec::new(),
+            max_send_frame: config.max_send_frame_size.max(1),
         }
     }
 
@@ -532,6 +535,30 @@ impl WriteCore {
         if let Some(key) = mask {
             apply_mask(&mut self.wbuf[n..], key, 0);
         }
+    }
+
+    /// Splits a whole message into frames of at most `max_send_frame` bytes: calls `send` with
+    /// (opcode, fin, rsv, chunk) for each, continuation frames after the first, the extension's RSV
+    /// bits on the first only (RFC 6455 §5.4, RFC 7692 §6.1). Sets `streaming` between frames so
+    /// the frame checks accept the continuations.
+    pub(crate) fn split_message(
+        &mut self,
+        opcode: OpCode,
+        rsv: Rsv,
+        len: usize,
+    ) -> impl Iterator<Item = (OpCode, bool, Rsv, std::ops::Range<usize>)> + use<> {
+        let max = self.max_send_frame;
+        let frames = len.div_ceil(max).max(1);
+        (0..frames).map(move |i| {
+            let start = i * max;
+            let end = (start + max).min(len);
+            let (op, r) = if i == 0 {
+                (opcode, rsv)
+            } else {
+                (OpCode::Continuation, Rsv::NONE)
+            };
+            (op, i + 1 == frames, r, start..end)
+        })
     }
 
     /// Gives the scratch buffer back to the pool.

@@ -99,20 +99,42 @@ impl<W: Transport> Writer<W> {
         Ok(())
     }
 
-    /// Writes a whole data message, through the extension's encoder if one was negotiated.
+    /// Writes a whole data message, through the extension's encoder if one was negotiated, in
+    /// frames of at most [`Config::max_send_frame_size`] bytes.
     fn message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        let Some(ext) = self.core.ext.as_mut() else {
-            return self.frame(opcode, true, Rsv::NONE, payload);
-        };
+        self.check_writable()?;
+        if self.core.streaming {
+            return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
+        }
         let mut out = std::mem::take(&mut self.core.xbuf);
         out.clear();
-        let r = match ext.encode(opcode, payload, &mut out) {
-            Ok(Some(rsv)) => self.frame(opcode, true, rsv, &out),
-            Ok(None) => self.frame(opcode, true, Rsv::NONE, payload),
-            Err(e) => Err(Error::Extension(e)),
+        let encoded = match self.core.ext.as_mut() {
+            Some(ext) => ext
+                .encode(opcode, payload, &mut out)
+                .map_err(Error::Extension),
+            None => Ok(None),
+        };
+        let r = match encoded {
+            Ok(Some(rsv)) => self.frames(opcode, rsv, &out),
+            Ok(None) => self.frames(opcode, Rsv::NONE, payload),
+            Err(e) => Err(e),
         };
         self.core.xbuf = out;
         r
+    }
+
+    /// Writes `payload` as one message in as many frames as [`Config::max_send_frame_size`] needs.
+    fn frames(&mut self, opcode: OpCode, rsv: Rsv, payload: &[u8]) -> Result<(), Error> {
+        let mut result = Ok(());
+        for (op, fin, r, range) in self.core.split_message(opcode, rsv, payload.len()) {
+            self.core.streaming = op == OpCode::Continuation;
+            result = self.frame(op, fin, r, &payload[range]);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.core.streaming = false;
+        result
     }
 
     fn prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {

@@ -440,3 +440,30 @@ fn memory_per_connection_is_documented() {
         assert!(bytes < 512 << 10);
     }
 }
+
+/// Compressed output larger than the peer's frame limit is split into frames, RSV1 on the first.
+#[test]
+fn compressed_messages_larger_than_a_frame_are_split() {
+    let small = || {
+        Config::default()
+            .max_frame_size(1000)
+            .max_send_frame_size(1000)
+    };
+    let (mut server, mut client) = pair("permessage-deflate", small(), small());
+    let t = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let op = server.read_into(&mut buf).unwrap();
+        server.send_message(op, &buf).unwrap();
+    });
+    // pseudo-random bytes do not compress: the deflate output exceeds 1,000 bytes many times over
+    let mut x = 1u32;
+    let noise: Vec<u8> = (0..20_000)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (x >> 24) as u8
+        })
+        .collect();
+    client.send_binary(&noise).unwrap();
+    assert!(client.read().unwrap() == Message::Binary(&noise));
+    t.join().unwrap();
+}
