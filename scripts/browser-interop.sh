@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Headless Chromium against the zerows echo servers (issue 8: permessage-deflate interop).
+#
+# Usage: scripts/browser-interop.sh
+#
+# Installs what is missing (Debian's `chromium`, playwright-core from tests/browser/package-lock.json;
+# never a browser download), builds the echo servers in release mode, starts them on free loopback
+# ports and runs tests/browser/interop.mjs against:
+#   sync          examples/echo_server                 permessage-deflate on
+#   tokio         examples/echo_server_tokio           permessage-deflate on
+#   sync-plain    examples/echo_server --no-deflate    permessage-deflate off
+# A page served from http://127.0.0.1 (about:blank may not open loopback WebSockets: Chromium's
+# local network access checks block it) opens new WebSocket("ws://127.0.0.1:PORT/"), checks
+# ws.extensions, round-trips text and binary messages from 0 B to 16 MiB one at a time and many in
+# flight at once, comparing every echo byte-for-byte in the page, and closes with 1000 "bye". A second
+# connection per server goes through a frame-counting relay for the wire statistics (frames per
+# message, RSV1, compression ratio). Exit status: 0 all checks passed, 1 a check failed, 2 setup error.
+#
+# Environment (all optional):
+#   CHROMIUM                 browser binary (default /usr/bin/chromium; installed with apt-get if
+#                            that is the path and it is missing)
+#   BROWSER_INTEROP_SKIP_BUILD=1   do not run cargo (use the binaries already built)
+#   BROWSER_INTEROP_OUT      server logs and results.json (default target/browser-interop)
+#   BROWSER_INTEROP_TIMEOUT  seconds the browser run may take before it is killed (default 300)
+#   INTEROP_SIZES, INTEROP_MEASURE=0, INTEROP_VERBOSE=1   passed to tests/browser/interop.mjs
+#   CARGO_TARGET_DIR         where the release examples are built and looked for (default target)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+OUT=${BROWSER_INTEROP_OUT:-target/browser-interop}
+RUN_TIMEOUT=${BROWSER_INTEROP_TIMEOUT:-300}
+EXAMPLES_DIR=${CARGO_TARGET_DIR:-target}/release/examples
+TESTS=tests/browser
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'browser-interop.sh: %s\n' "$*" >&2; exit 2; }
+
+[[ $RUN_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "BROWSER_INTEROP_TIMEOUT: expected a positive integer, got '$RUN_TIMEOUT'"
+
+# ---- installs ---------------------------------------------------------------------------------
+apt_updated=
+apt_install() {
+    if [ -z "$apt_updated" ]; then
+        apt-get update -qq || die "apt-get update failed"
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null \
+        || die "apt-get install $* failed"
+}
+
+if [ ! -x "$CHROMIUM" ]; then
+    [ "$CHROMIUM" = /usr/bin/chromium ] || die "no browser at CHROMIUM=$CHROMIUM"
+    log "installing chromium (Debian)"
+    apt_install chromium
+    [ -x "$CHROMIUM" ] || die "chromium installed but $CHROMIUM is missing"
+fi
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing nodejs and npm (Debian)"
+    apt_install nodejs npm
+fi
+want_pw=$(node -p 'require("./'"$TESTS"'/package-lock.json").packages["node_modules/playwright-core"].version')
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "node $(node --version) is too old for playwright-core $want_pw (needs 20 or newer)"
+have_pw=$(node -p 'try { require("./'"$TESTS"'/node_modules/playwright-core/package.json").version } catch { "" }')
+if [ "$have_pw" != "$want_pw" ]; then
+    log "installing playwright-core $want_pw (npm ci; no browser download)"
+    # playwright-core has no install script; the variable only guards against a future one
+    (cd "$TESTS" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) \
+        || die "npm ci in $TESTS failed"
+fi
+
+log "$("$CHROMIUM" --version 2>/dev/null | tail -n1), node $(node --version), playwright-core $want_pw"
+
+# ---- build ------------------------------------------------------------------------------------
+if [ "${BROWSER_INTEROP_SKIP_BUILD:-0}" != 1 ]; then
+    log "building the echo servers (release)"
+    cargo build --release -p zerows-util --features tokio \
+        --example echo_server --example echo_server_tokio
+fi
+for bin in echo_server echo_server_tokio; do
+    [ -x "$EXAMPLES_DIR/$bin" ] || die "missing $EXAMPLES_DIR/$bin"
+done
+
+# ---- servers ----------------------------------------------------------------------------------
+mkdir -p "$OUT"
+PIDS=()
+# the browser profile and playwright's temporary files, removed on exit
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/zerows-browser-interop.XXXXXX")
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+    # TERM, then KILL whatever is still there after 3 s (a TERM that lands between fork and exec
+    # can be lost), then reap
+    local pid i alive
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for ((i = 0; i < 30; i++)); do
+        alive=0
+        for pid in "${PIDS[@]}"; do
+            if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+        done
+        [ "$alive" = 1 ] || break
+        sleep 0.1
+    done
+    for pid in "${PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start NAME LOG BINARY [ARGS...]: binds 127.0.0.1:0 (the kernel picks a free port), waits for the
+# "listening on ws://127.0.0.1:PORT" line and a TCP connect; sets PORT.
+PORT=
+start() {
+    local name=$1 logf=$2
+    shift 2
+    : >"$logf"
+    ZEROWS_VERBOSE=1 "$@" --addr 127.0.0.1:0 >"$logf" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    local i
+    for ((i = 0; i < 100; i++)); do
+        PORT=$(sed -n 's/.*listening on ws:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$logf" 2>/dev/null | head -n1 || true)
+        if [ -n "$PORT" ] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+            log "$name: $* on 127.0.0.1:$PORT (pid $pid)"
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || { cat "$logf" >&2; die "$name exited during startup"; }
+        sleep 0.1
+    done
+    cat "$logf" >&2
+    die "$name did not listen within 10 s"
+}
+
+start sync "$OUT/sync.log" "$EXAMPLES_DIR/echo_server"
+P_SYNC=$PORT
+start tokio "$OUT/tokio.log" "$EXAMPLES_DIR/echo_server_tokio"
+P_TOKIO=$PORT
+start sync-plain "$OUT/sync-plain.log" "$EXAMPLES_DIR/echo_server" --no-deflate
+P_PLAIN=$PORT
+
+# ---- the browser run --------------------------------------------------------------------------
+log "running $TESTS/interop.mjs (Chromium headless)"
+status=0
+INTEROP_JSON="$OUT/results.json" CHROMIUM="$CHROMIUM" TMPDIR="$SCRATCH" \
+    timeout --kill-after=10 "$RUN_TIMEOUT" node "$TESTS/interop.mjs" \
+    "sync:$P_SYNC:on" "tokio:$P_TOKIO:on" "sync-plain:$P_PLAIN:off" || status=$?
+
+if [ "$status" -ne 0 ]; then
+    [ "$status" -eq 124 ] && log "the browser run took longer than $RUN_TIMEOUT s and was killed"
+    for f in sync tokio sync-plain; do
+        if [ -s "$OUT/$f.log" ]; then
+            log "$f server log (last 20 lines):"
+            tail -n 20 "$OUT/$f.log" >&2
+        fi
+    done
+    [ "$status" -eq 1 ] || status=2
+fi
+log "results: $OUT/results.json"
+exit "$status"
