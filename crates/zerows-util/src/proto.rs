@@ -561,6 +561,38 @@ impl WriteCore {
         })
     }
 
+    /// Whether a frame may be written now.
+    pub(crate) fn check_writable(&self) -> Result<(), crate::Error> {
+        if self.close_sent {
+            return Err(crate::Error::Closed);
+        }
+        if self.poisoned {
+            return Err(crate::Error::InvalidInput(crate::Misuse::Poisoned));
+        }
+        Ok(())
+    }
+
+    /// Starts a whole message: checks it may be sent and runs the extension's encoder. Returns the
+    /// RSV bits and the encoded payload (`None`: send `payload` as it is) in `xbuf`, which the
+    /// caller takes with `std::mem::take` and gives back after writing.
+    pub(crate) fn begin_message(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<Option<Rsv>, crate::Error> {
+        self.check_writable()?;
+        if self.streaming {
+            return Err(crate::Error::InvalidInput(crate::Misuse::UnfinishedMessage));
+        }
+        self.xbuf.clear();
+        match self.ext.as_mut() {
+            Some(ext) => ext
+                .encode(opcode, payload, &mut self.xbuf)
+                .map_err(crate::Error::Extension),
+            None => Ok(None),
+        }
+    }
+
     /// Gives the scratch buffer back to the pool.
     pub(crate) fn release(&mut self) {
         if let Some(pool) = &self.pool {

@@ -43,16 +43,6 @@ impl<W: Transport> Writer<W> {
         Ok(())
     }
 
-    fn check_writable(&self) -> Result<(), Error> {
-        if self.core.close_sent {
-            return Err(Error::Closed);
-        }
-        if self.core.poisoned {
-            return Err(Error::InvalidInput(Misuse::Poisoned));
-        }
-        Ok(())
-    }
-
     /// Queues and writes a control frame (after any pending one).
     fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
         self.flush_pending()?;
@@ -72,7 +62,7 @@ impl<W: Transport> Writer<W> {
     /// Writes one frame: a server writes header and payload with one vectored write; a client
     /// copies the payload into its scratch buffer to mask it, then writes once.
     fn frame(&mut self, opcode: OpCode, fin: bool, rsv: Rsv, payload: &[u8]) -> Result<(), Error> {
-        self.check_writable()?;
+        self.core.check_writable()?;
         if opcode == OpCode::Continuation && !self.core.streaming {
             return Err(Error::InvalidInput(Misuse::NoMessage));
         }
@@ -102,24 +92,13 @@ impl<W: Transport> Writer<W> {
     /// Writes a whole data message, through the extension's encoder if one was negotiated, in
     /// frames of at most [`Config::max_send_frame_size`] bytes.
     fn message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        self.check_writable()?;
-        if self.core.streaming {
-            return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
-        }
-        let mut out = std::mem::take(&mut self.core.xbuf);
-        out.clear();
-        let encoded = match self.core.ext.as_mut() {
-            Some(ext) => ext
-                .encode(opcode, payload, &mut out)
-                .map_err(Error::Extension),
-            None => Ok(None),
+        let rsv = self.core.begin_message(opcode, payload)?;
+        let encoded = std::mem::take(&mut self.core.xbuf);
+        let r = match rsv {
+            Some(rsv) => self.frames(opcode, rsv, &encoded),
+            None => self.frames(opcode, Rsv::NONE, payload),
         };
-        let r = match encoded {
-            Ok(Some(rsv)) => self.frames(opcode, rsv, &out),
-            Ok(None) => self.frames(opcode, Rsv::NONE, payload),
-            Err(e) => Err(e),
-        };
-        self.core.xbuf = out;
+        self.core.xbuf = encoded;
         r
     }
 
@@ -141,7 +120,7 @@ impl<W: Transport> Writer<W> {
         if self.core.role() == Role::Client {
             return self.frame(msg.opcode(), true, Rsv::NONE, msg.payload());
         }
-        self.check_writable()?;
+        self.core.check_writable()?;
         if self.core.streaming {
             return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
         }
@@ -605,7 +584,7 @@ fn send_control<W: Transport>(
     opcode: OpCode,
     payload: &[u8],
 ) -> Result<(), Error> {
-    w.check_writable()?;
+    w.core.check_writable()?;
     if payload.len() > 125 {
         return Err(Error::InvalidInput(Misuse::ControlTooLong));
     }
@@ -923,7 +902,7 @@ pub struct MessageWriter<'a, S: Transport> {
 
 impl<'a, S: Transport> MessageWriter<'a, S> {
     fn new(writer: &'a mut Writer<S>, opcode: OpCode, size: usize) -> Result<Self, Error> {
-        writer.check_writable()?;
+        writer.core.check_writable()?;
         if !matches!(opcode, OpCode::Text | OpCode::Binary) {
             return Err(Error::InvalidInput(Misuse::NotData));
         }

@@ -49,18 +49,8 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         Ok(())
     }
 
-    fn check_writable(&self) -> Result<(), Error> {
-        if self.core.close_sent {
-            return Err(Error::Closed);
-        }
-        if self.core.poisoned {
-            return Err(Error::InvalidInput(Misuse::Poisoned));
-        }
-        Ok(())
-    }
-
     async fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        self.check_writable()?;
+        self.core.check_writable()?;
         if payload.len() > 125 {
             return Err(Error::InvalidInput(Misuse::ControlTooLong));
         }
@@ -76,7 +66,7 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         rsv: Rsv,
         payload: &[u8],
     ) -> Result<(), Error> {
-        self.check_writable()?;
+        self.core.check_writable()?;
         if opcode.is_control() || (opcode != OpCode::Continuation && self.core.streaming) {
             return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
         }
@@ -108,24 +98,13 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     /// Writes a whole data message, through the extension's encoder if one was negotiated, in
     /// frames of at most [`Config::max_send_frame_size`] bytes.
     async fn message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        self.check_writable()?;
-        if self.core.streaming {
-            return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
-        }
-        let mut out = std::mem::take(&mut self.core.xbuf);
-        out.clear();
-        let encoded = match self.core.ext.as_mut() {
-            Some(ext) => ext
-                .encode(opcode, payload, &mut out)
-                .map_err(Error::Extension),
-            None => Ok(None),
+        let rsv = self.core.begin_message(opcode, payload)?;
+        let encoded = std::mem::take(&mut self.core.xbuf);
+        let r = match rsv {
+            Some(rsv) => self.frames(opcode, rsv, &encoded).await,
+            None => self.frames(opcode, Rsv::NONE, payload).await,
         };
-        let r = match encoded {
-            Ok(Some(rsv)) => self.frames(opcode, rsv, &out).await,
-            Ok(None) => self.frames(opcode, Rsv::NONE, payload).await,
-            Err(e) => Err(e),
-        };
-        self.core.xbuf = out;
+        self.core.xbuf = encoded;
         r
     }
 
@@ -149,7 +128,7 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
                 .frame(msg.opcode(), true, Rsv::NONE, msg.payload())
                 .await;
         }
-        self.check_writable()?;
+        self.core.check_writable()?;
         self.flush_pending().await?;
         self.core.poisoned = true;
         self.io.write_all(msg.server_frame()).await?;
