@@ -602,9 +602,6 @@ fn read_into<L: Link>(
             Item::Message(op) => {
                 buf.clear();
                 buf.extend_from_slice(reader.core.message());
-                if op == OpCode::Text && simdutf8::basic::from_utf8(buf).is_err() {
-                    return Ok(OpCode::Binary);
-                }
                 return Ok(op);
             }
             Item::Close(_) => return Err(Error::Closed),

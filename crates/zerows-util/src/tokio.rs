@@ -27,7 +27,9 @@ use crate::message::{Message, PreparedMessage};
 use crate::proto::{Item, ReadCore, WriteCore};
 
 const HANDSHAKE_BUF: usize = 8 << 10;
-const STACK_READ: usize = 4 << 10;
+/// The first read of an idle pooled connection goes to a buffer this small, held in the task's
+/// future while it waits (so an idle task stays small); a pooled buffer is taken once bytes arrive.
+const STACK_READ: usize = 256;
 
 /// The writing side: stream and write core (shared behind a lock by split halves).
 #[derive(Debug)]
@@ -313,9 +315,6 @@ impl Reader {
                 Item::Message(op) => {
                     buf.clear();
                     buf.extend_from_slice(self.core.message());
-                    if op == OpCode::Text && simdutf8::basic::from_utf8(buf).is_err() {
-                        return Ok(OpCode::Binary);
-                    }
                     return Ok(op);
                 }
                 Item::Close(_) => return Err(Error::Closed),
@@ -403,8 +402,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
         upgrader: &mut zerows_upgrade::server::Upgrader<H>,
         config: Config,
     ) -> Result<AsyncWebSocket<S>, Error> {
-        let mut buf = [0u8; HANDSHAKE_BUF];
-        let mut out = [0u8; 2048];
+        // Taken from the pool (or allocated) rather than on the stack: a buffer in an async fn lives
+        // in the task for its whole life, handshake or not.
+        let pool = config.pool.clone();
+        let mut space = crate::pool::take(pool.as_ref(), HANDSHAKE_BUF + 2048);
+        let result = Self::accept_in(&mut stream, upgrader, &mut space)
+            .await
+            .map(|(consumed, filled)| {
+                AsyncWebSocket::from_raw(stream, Role::Server, &space[consumed..filled], config)
+            });
+        if let Some(pool) = pool {
+            pool.give(space);
+        }
+        result
+    }
+
+    /// The handshake loop of [`accept_with`](Self::accept_with) over `space` (request, then
+    /// response); returns where the head ended and how much was read.
+    async fn accept_in<H: zerows_upgrade::server::Hooks>(
+        stream: &mut S,
+        upgrader: &mut zerows_upgrade::server::Upgrader<H>,
+        space: &mut [u8],
+    ) -> Result<(usize, usize), Error> {
+        let (buf, out) = space.split_at_mut(HANDSHAKE_BUF);
         let mut filled = 0;
         loop {
             let n = stream.read(&mut buf[filled..]).await?;
@@ -412,7 +432,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
                 return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
             }
             filled += n;
-            match upgrader.upgrade(&buf[..filled], &mut out) {
+            match upgrader.upgrade(&buf[..filled], out) {
                 zerows_upgrade::Status::Partial if filled < buf.len() => continue,
                 zerows_upgrade::Status::Partial => {
                     return Err(Error::Handshake(zerows_upgrade::Error::HeadTooLarge));
@@ -422,13 +442,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
                     if let Err(e) = up.result {
                         return Err(Error::Handshake(e));
                     }
-                    let leftover = &buf[up.consumed..filled];
-                    return Ok(AsyncWebSocket::from_raw(
-                        stream,
-                        Role::Server,
-                        leftover,
-                        config,
-                    ));
+                    return Ok((up.consumed, filled));
                 }
             }
         }
