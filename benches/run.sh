@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole zerows-vs-peers comparison, one command:
+#   bash benches/run.sh            full run (~20 min on 2 vCPUs, after the build), prints the markdown tables
+#   bash benches/run.sh --smoke    CI smoke: every bench, server and phase with tiny durations
+# Extra arguments go to benches/run.py (e.g. --only echo,report, --no-build).
+# Results: ${CARGO_TARGET_DIR:-target}/zerows-bench-results/ (report.md, echo.svg, *.jsonl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(nproc)" -lt 2 ]; then
+  echo "run.sh: fewer than 2 CPUs; server and load generator will share a core" >&2
+fi
+command -v taskset >/dev/null || echo "run.sh: taskset not found; running unpinned" >&2
+exec python3 benches/run.py "$@"
