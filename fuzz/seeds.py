@@ -200,6 +200,233 @@ def mask_seeds():
     write(t, "huge-offset", m(KEY, 2**64 - 1, 7, b"\x05\x00\x3f", bytes(range(256)) * 4))
 
 
+# --- opening handshakes (RFC 6455 §1.3, §4) -----------------------------------------------------
+# Requests as real clients send them, byte for byte as in crates/zerows-upgrade/tests/real_world.rs.
+def crlf(*lines):
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+REAL_REQUESTS = {
+    "chromium-131": crlf(
+        "GET /chat HTTP/1.1", "Host: localhost:8080", "Connection: Upgrade", "Pragma: no-cache",
+        "Cache-Control: no-cache",
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36",
+        "Upgrade: websocket", "Origin: http://localhost:8080", "Sec-WebSocket-Version: 13",
+        "Accept-Encoding: gzip, deflate, br, zstd", "Accept-Language: en-US,en;q=0.9",
+        "Cookie: session=4f2a9c1e; theme=dark", "Sec-WebSocket-Key: HtgQOeqG6cH+bLix+RfLAw==",
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+        "Sec-WebSocket-Protocol: chat.v2, chat.v1"),
+    "firefox-133": crlf(
+        "GET /chat HTTP/1.1", "Host: localhost:8080",
+        "User-Agent: Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        "Accept: */*", "Accept-Language: en-US,en;q=0.5", "Accept-Encoding: gzip, deflate, br, zstd",
+        "Sec-WebSocket-Version: 13", "Origin: http://localhost:8080", "Sec-WebSocket-Protocol: chat.v1",
+        "Sec-WebSocket-Extensions: permessage-deflate", "Sec-WebSocket-Key: 0Z93vQbTeMUEy060wVIrqw==",
+        "DNT: 1", "Connection: keep-alive, Upgrade", "Sec-Fetch-Dest: empty",
+        "Sec-Fetch-Mode: websocket", "Sec-Fetch-Site: same-origin", "Pragma: no-cache",
+        "Cache-Control: no-cache", "Upgrade: websocket"),
+    "safari-18": crlf(
+        "GET /chat HTTP/1.1", "Host: localhost:8080", "Sec-WebSocket-Extensions: permessage-deflate",
+        "Sec-WebSocket-Key: ijtrBPOVY6kQQAEIoB3V8A==", "Sec-WebSocket-Version: 13", "Upgrade: websocket",
+        "Origin: http://localhost:8080",
+        "User-Agent: Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+        "Connection: Upgrade", "Pragma: no-cache", "Cache-Control: no-cache",
+        "Accept-Language: en-GB,en;q=0.9", "Accept-Encoding: gzip, deflate"),
+    "curl-8.11": crlf(
+        "GET /chat HTTP/1.1", "Host: localhost:8080", "User-Agent: curl/8.11.1", "Accept: */*",
+        "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: w5rf6Klm026EXBO/ag/BCA==",
+        "Connection: Upgrade"),
+    "python-websockets-13": crlf(
+        "GET /chat HTTP/1.1", "Host: localhost:8765", "Upgrade: websocket", "Connection: Upgrade",
+        "Sec-WebSocket-Key: kM35p3ybHGKn4gdrICGmkg==", "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+        "User-Agent: Python/3.12 websockets/13.1"),
+    "node-ws-8": crlf(
+        "GET /chat HTTP/1.1", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: 2g4rf31il9CfNxiEkF6NKw==",
+        "Connection: Upgrade", "Upgrade: websocket",
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+        "Sec-WebSocket-Protocol: chat.v1", "Host: localhost:8080"),
+    "gorilla-1.5": crlf(
+        "GET /chat HTTP/1.1", "Host: localhost:8080", "User-Agent: Go-http-client/1.1",
+        "Connection: Upgrade", "Sec-WebSocket-Key: Lt5dTW206upC/9zXAiexlw==",
+        "Sec-WebSocket-Version: 13", "Upgrade: websocket"),
+    "tungstenite-0.30": crlf(
+        "GET /chat HTTP/1.1", "Host: localhost:8080", "Connection: Upgrade", "Upgrade: websocket",
+        "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: ZL+QQchCRWac5ECdsbliBQ=="),
+}
+
+# RFC 6455 §1.2, the sample handshake
+RFC_REQUEST = crlf(
+    "GET /chat HTTP/1.1", "Host: server.example.com", "Upgrade: websocket", "Connection: Upgrade",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Origin: http://example.com",
+    "Sec-WebSocket-Protocol: chat, superchat", "Sec-WebSocket-Version: 13")
+MIN = ["GET /chat HTTP/1.1", "Host: h", "Upgrade: websocket", "Connection: Upgrade",
+       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"]
+
+
+def with_line(i, line):
+    lines = list(MIN)
+    lines[i] = line
+    return crlf(*lines)
+
+
+BAD_REQUESTS = {
+    "post-405": with_line(0, "POST /chat HTTP/1.1"),
+    "http10-505": with_line(0, "GET /chat HTTP/1.0"),
+    "version-8-426": with_line(5, "Sec-WebSocket-Version: 8"),
+    "no-key": crlf(*MIN[:4], MIN[5]),
+    "key-noncanonical": with_line(4, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR=="),
+    "key-15-bytes": with_line(4, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j"),
+    "two-keys": crlf(*MIN, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="),
+    "two-hosts": crlf(*MIN, "Host: other"),
+    "no-upgrade": with_line(2, "Upgrade: h2c"),
+    "connection-list": with_line(3, "Connection: keep-alive , upgrade,"),
+    "bad-protocol": crlf(*MIN, "Sec-WebSocket-Protocol: chat, a b"),
+    "bad-extensions": crlf(*MIN, "Sec-WebSocket-Extensions: permessage-deflate; =1"),
+    "obs-fold": crlf(*MIN, "X-A: a", " b"),
+    "space-before-colon": crlf(*MIN, "X-A : a"),
+    "bare-cr": with_line(1, "Host: h\rx"),
+    "lf-only": ("\n".join(MIN) + "\n\n").encode(),
+    "leading-empty-lines": b"\r\n\r\n" + crlf(*MIN),
+    "absolute-target": with_line(0, "GET ws://h:80/chat?x=1 HTTP/1.1"),
+    "asterisk-target": with_line(0, "GET * HTTP/1.1"),
+    "obs-text-value": crlf(*MIN, "X-A: caf\xe9").replace(b"caf\xc3\xa9", b"caf\xe9"),
+    "frame-behind": crlf(*MIN) + bytes.fromhex("818537fa213d7f9f4d5158"),
+    "partial": crlf(*MIN)[:-2],
+}
+
+
+def parse_request_seeds():
+    t = "upgrade_parse_request"
+
+    # flags, max_head_size, max_headers, max_line_length, out (u16 LE each but max_headers: u8), n
+    def knobs(flags=0, head=0, headers=0, line=0, out=0, splits=b""):
+        return struct.pack("<BHBHHB", flags, head, headers, line, out, len(splits)) + splits
+
+    odd = bytes([1, 2, 3, 5, 7, 11, 13, 0, 17, 19, 23, 29])
+    for name, r in REAL_REQUESTS.items():
+        write(t, name, knobs() + r)
+    write(t, "chromium-131-odd-splits", knobs(splits=odd) + REAL_REQUESTS["chromium-131"])
+    write(t, "rfc-1.2", knobs() + RFC_REQUEST)
+    write(t, "rfc-1.2-bytewise", knobs(splits=bytes([1] * 64)) + RFC_REQUEST)
+    for name, r in BAD_REQUESTS.items():
+        write(t, name, knobs(splits=odd) + r)
+    # limits: 431 head, 431 headers, 414 line; an output buffer too small for the 101
+    write(t, "small-head-431", knobs(1, 64, 64, 4096) + RFC_REQUEST)
+    write(t, "few-headers-431", knobs(1, 8192, 3, 4096) + RFC_REQUEST)
+    write(t, "short-lines-414", knobs(1, 8192, 64, 10) + RFC_REQUEST)
+    write(t, "short-header-line-431", knobs(1, 8192, 64, 20) + RFC_REQUEST)
+    write(t, "out-too-small", knobs(2, out=100) + RFC_REQUEST)
+
+
+RFC_RESPONSE = crlf(
+    "HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "Sec-WebSocket-Protocol: chat")
+RESP = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="]
+
+
+def parse_response_seeds():
+    t = "upgrade_parse_response"
+
+    # flags (bit 0 offer chat/superchat, bit 1 offer permessage-deflate, bit 2 limits), limits, n
+    def knobs(flags=3, head=0, headers=0, line=0, splits=b""):
+        return struct.pack("<BHBHB", flags, head, headers, line, len(splits)) + splits
+
+    odd = bytes([1, 2, 3, 5, 7, 11, 13, 0, 17, 19, 23, 29])
+    cases = {
+        "rfc-1.3": RFC_RESPONSE,
+        "minimal": crlf(*RESP),
+        "no-reason": crlf("HTTP/1.1 101", *RESP[1:]),
+        "deflate": crlf(*RESP, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover"),
+        "unoffered-extension": crlf(*RESP, "Sec-WebSocket-Extensions: x-webkit-deflate-frame"),
+        "two-protocols": crlf(*RESP, "Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Protocol: superchat"),
+        "wrong-accept": crlf(*RESP[:3], "Sec-WebSocket-Accept: dGhlIHNhbXBsZSBub25jZQ=="),
+        "two-accepts": crlf(*RESP, RESP[3]),
+        "no-upgrade": crlf(RESP[0], *RESP[2:]),
+        "http10": crlf("HTTP/1.0 101 Switching Protocols", *RESP[1:]),
+        "426": crlf("HTTP/1.1 426 Upgrade Required", "Sec-WebSocket-Version: 13", "Content-Length: 0"),
+        "nginx-400": crlf("HTTP/1.1 400 Bad Request", "Server: nginx/1.27.3", "Content-Type: text/html",
+                          "Content-Length: 157", "Connection: close") + b"<html>...",
+        "lf-only": ("\n".join(RESP) + "\n\n").encode(),
+        "frame-behind": RFC_RESPONSE + b"\x81\x02hi",
+        "bad-status": crlf("HTTP/1.1 1O1 x", *RESP[1:]),
+        "obs-fold": crlf(*RESP, "X-A: a", "\tb"),
+    }
+    for name, r in cases.items():
+        write(t, name, knobs() + r)
+    write(t, "rfc-1.3-odd-splits", knobs(splits=odd) + RFC_RESPONSE)
+    write(t, "rfc-1.3-nothing-offered", knobs(flags=0) + RFC_RESPONSE)
+    write(t, "small-head", knobs(flags=7, head=100, headers=64, line=4096) + RFC_RESPONSE)
+    write(t, "few-headers", knobs(flags=7, head=8192, headers=2, line=4096) + RFC_RESPONSE)
+
+
+def extensions_seeds():
+    t = "upgrade_extensions_parse"
+    values = {
+        "chromium": "permessage-deflate; client_max_window_bits",
+        "firefox": "permessage-deflate",
+        "rfc7692-offers": 'permessage-deflate; client_max_window_bits, '
+                          'permessage-deflate; server_max_window_bits="10"',
+        "server-answer": "permessage-deflate; server_no_context_takeover;client_max_window_bits=15",
+        "legacy-webkit": "x-webkit-deflate-frame",
+        "escaped-quoted": 'foo; a="1\\0"; b="x\\-y"',
+        "empty-elements": " , ,foo ,\t, bar;baz = qux ,",
+        "u32-max": "a; b=4294967295; c=4294967296; d=007",
+        "bad-trailing-semicolon": "foo;",
+        "bad-empty-quoted": 'foo; a=""',
+        "bad-value-space": "foo; a=b c",
+        "bad-quote-unterminated": 'foo; a="1',
+        "bad-nonascii": "foo; a=caf\xe9",
+    }
+    for name, v in values.items():
+        write(t, name, v.encode("utf-8"))
+
+
+def util_reader_seeds():
+    t = "util_reader"
+
+    # flags, read_buffer_size selector, max_message_size (u16 LE), max_frame/16, leftover, n
+    def knobs(flags=0, read_buf=0, max_msg=0, max_frame=0, leftover=0, sizes=b""):
+        return struct.pack("<BBHBBB", flags, read_buf, max_msg, max_frame, leftover, len(sizes)) + sizes
+
+    CLIENT = 1
+    odd = bytes([1, 2, 3, 5, 7, 0, 11, 13, 17])
+    hello = frame(TEXT, b"Hello", key=KEY)
+    close = frame(CLOSE, b"\x03\xe8bye", key=KEY)
+    ping = frame(PING, b"are you there", key=KEY)
+    frag = (frame(TEXT, "Hé".encode(), fin=False, key=KEY) + frame(PING, b"p", key=KEY)
+            + frame(CONT, b"", fin=False, key=KEY) + frame(CONT, "llo".encode(), key=KEY))
+    # server side: masked frames from a client
+    write(t, "server-rfc-hello-ping-close", knobs(leftover=11) + hello + ping + close)
+    write(t, "server-fragmented-odd-reads", knobs(sizes=odd) + frag + frame(PONG, b"", key=KEY) + close)
+    write(t, "server-close-no-code", knobs() + hello + frame(CLOSE, b"", key=KEY))
+    write(t, "server-eof-mid-frame", knobs(sizes=b"\x03") + hello + close[:4])
+    write(t, "server-unmasked-1002", knobs() + RFC["unmasked-hello"])
+    write(t, "server-6.4.1-fail-fast-1007", knobs(sizes=odd)
+          + frame(TEXT, KOSME + b"\xf4\x90\x80\x80edited", key=KEY))
+    write(t, "server-too-big-1009", knobs(0x10, max_msg=100) + frame(BINARY, bytes(101), key=KEY))
+    write(t, "server-fragments-1009", knobs(0x40) + b"".join(
+        frame(BINARY if i == 0 else CONT, b"x", fin=False, key=KEY) for i in range(5)))
+    write(t, "server-bad-close-code-1002", knobs() + frame(CLOSE, b"\x03\xed", key=KEY))
+    write(t, "server-auto-pong-off", knobs(0x02) + ping + close)
+    write(t, "server-direct-read", knobs(0, read_buf=0, sizes=bytes([255] * 3))
+          + frame(BINARY, bytes(range(256)) * 17, key=KEY) + close)
+    xor = bytes(b ^ 0x55 for b in b"Hello")
+    write(t, "server-extension-rsv1", knobs(0x04) + frame(TEXT, xor, key=KEY, rsv=0b100) + hello + close)
+    write(t, "server-extension-fails", knobs(0x04) + frame(BINARY, b"\xaa", key=KEY, rsv=0b100))
+    write(t, "server-rsv1-unowned", knobs() + frame(TEXT, b"x", key=KEY, rsv=0b100))
+    # client side: unmasked frames from a server (RFC 6455 §5.7)
+    stream = (RFC["unmasked-hello"] + RFC["fragment-hel"] + RFC["ping-hello"] + RFC["fragment-lo"]
+              + RFC["binary-256"] + frame(CLOSE, b"\x03\xe8"))
+    write(t, "client-rfc-stream", knobs(CLIENT) + stream)
+    write(t, "client-rfc-stream-bytewise", knobs(CLIENT, sizes=b"\x01") + stream)
+    write(t, "client-masked-1002", knobs(CLIENT) + hello)
+    write(t, "client-eof", knobs(CLIENT, leftover=3) + stream[:20])
+
+
 if __name__ == "__main__":
     header_decode()
     decoder_split()
@@ -207,3 +434,7 @@ if __name__ == "__main__":
     utf8_chunked()
     close_parse()
     mask_seeds()
+    parse_request_seeds()
+    parse_response_seeds()
+    extensions_seeds()
+    util_reader_seeds()

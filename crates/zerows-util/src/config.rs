@@ -93,7 +93,10 @@ impl Config {
         self
     }
 
-    /// Turns the incremental UTF-8 check of text messages on or off.
+    /// Turns the incremental UTF-8 check of text messages on or off. Off, a text message that is
+    /// not UTF-8 cannot be handed out as `&str`: [`read`](crate::WebSocket::read) returns it as
+    /// [`Message::Binary`](crate::Message::Binary) and `read_into` returns `OpCode::Text` with the
+    /// raw bytes.
     #[must_use]
     pub fn validate_utf8(mut self, on: bool) -> Config {
         self.frame = self.frame.validate_utf8(on);

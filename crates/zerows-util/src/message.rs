@@ -8,7 +8,8 @@ use zerows_frame::{CloseFrame, Header, OpCode};
 /// Data borrows the connection's buffers: it is valid until the next read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Message<'a> {
-    /// A text message, valid UTF-8.
+    /// A text message, valid UTF-8. (With `Config::validate_utf8(false)`, a text message that is
+    /// not UTF-8 is returned as `Binary`: a `&str` must be UTF-8.)
     Text(&'a str),
     /// A binary message.
     Binary(&'a [u8]),
