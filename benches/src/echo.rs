@@ -85,13 +85,15 @@ fn zerows_sync(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
     let mut ws = WebSocket::from_raw(mem, Role::Server, &[], Config::default());
     let mut bytes = 0u64;
     if echo {
-        // The echo example's loop: `read_into` copies the message into our buffer, then we send it.
+        // The echo example's loop: `read_into` copies the message into our buffer, then we feed
+        // it (queued; written in bulk when the queue fills or the next read waits).
         let mut buf = Vec::new();
         for _ in 0..n {
             let op = ws.read_into(&mut buf).expect("zerows read");
             bytes += buf.len() as u64;
-            ws.send_message(op, &buf).expect("zerows send");
+            ws.feed_message(op, &buf).expect("zerows send");
         }
+        ws.flush().expect("zerows flush");
     } else {
         for _ in 0..n {
             let msg = ws.read().expect("zerows read");
@@ -111,8 +113,9 @@ async fn zerows_tokio(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
         for _ in 0..n {
             let op = ws.read_into(&mut buf).await.expect("zerows read");
             bytes += buf.len() as u64;
-            ws.send_message(op, &buf).await.expect("zerows send");
+            ws.feed_message(op, &buf).await.expect("zerows send");
         }
+        ws.flush().await.expect("zerows flush");
     } else {
         for _ in 0..n {
             let msg = ws.read().await.expect("zerows read");

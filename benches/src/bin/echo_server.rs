@@ -25,9 +25,13 @@
 //! - `fastwebsockets`: the hyper upgrade (its documented server handshake), `FragmentCollector`.
 //! - `tokio-websockets`: `ServerBuilder::accept`, `StreamExt::next` / `SinkExt::send`.
 //!
-//! The zerows loops copy each message into the application's buffer with `read_into` (as the
-//! shipped examples do) and drop that buffer when it grew past 16 KiB, so an idle connection
-//! keeps no message-sized application buffer (the peers' messages are owned and dropped too).
+//! The zerows loops copy each message into the application's buffer with `read_into` and reply
+//! with `feed_message` (as the shipped examples do): replies are queued and written by the next
+//! read before it waits, so a burst of messages read in one syscall is answered with one write.
+//! The peers' loops use their documented one-message send (`SinkExt::send`, `write_frame`), which
+//! writes and flushes each reply. The zerows loops drop the application buffer when it grew past
+//! 16 KiB, so an idle connection keeps no message-sized buffer (the peers' messages are owned and
+//! dropped too).
 
 use std::io::{self, Write};
 use std::net::{TcpListener as StdListener, TcpStream as StdStream};
@@ -206,7 +210,7 @@ async fn zerows_tokio_echo(mut ws: zerows_util::AsyncWebSocket<TcpStream>) -> io
     let mut buf = Vec::new();
     loop {
         match ws.read_into(&mut buf).await {
-            Ok(op) => ws.send_message(op, &buf).await.map_err(other)?,
+            Ok(op) => ws.feed_message(op, &buf).await.map_err(other)?,
             Err(Error::Closed) => return Ok(()),
             Err(e) => return Err(other(e)),
         }
@@ -304,7 +308,7 @@ fn zerows_sync(stream: StdStream, config: Config) -> io::Result<()> {
     let mut buf = Vec::new();
     loop {
         match ws.read_into(&mut buf) {
-            Ok(op) => ws.send_message(op, &buf).map_err(other)?,
+            Ok(op) => ws.feed_message(op, &buf).map_err(other)?,
             Err(Error::Closed) => return Ok(()),
             Err(e) => return Err(other(e)),
         }

@@ -32,7 +32,7 @@ fn echo(mut ws: WebSocket<TcpStream>) -> Result<(), Error> {
     let mut buf = Vec::new();
     loop {
         match ws.read_into(&mut buf) {
-            Ok(op) => ws.send_message(op, &buf)?,
+            Ok(op) => ws.feed_message(op, &buf)?, // written by the next read, before it waits
             Err(Error::Closed) => return Ok(()),
             Err(e) => return Err(e),
         }

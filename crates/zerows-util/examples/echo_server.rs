@@ -50,7 +50,9 @@ fn serve(stream: TcpStream, deflate: bool) -> Result<(), Error> {
             Err(e) => return Err(e),
         };
         debug_assert!(matches!(op, OpCode::Text | OpCode::Binary));
-        ws.send_message(op, &buf)?;
+        // Queued, not written: the next read writes every queued reply before it waits, so a burst
+        // of messages is answered with one write.
+        ws.feed_message(op, &buf)?;
     }
 }
 

@@ -37,7 +37,8 @@ async fn serve(stream: TcpStream, deflate: bool) -> Result<(), Error> {
     let mut buf = Vec::new();
     loop {
         match ws.read_into(&mut buf).await {
-            Ok(op) => ws.send_message(op, &buf).await?,
+            // Queued; the next read writes the queued replies before it waits (one write per burst).
+            Ok(op) => ws.feed_message(op, &buf).await?,
             Err(Error::Closed) => return Ok(()),
             Err(e) => return Err(e),
         }

@@ -29,6 +29,14 @@ pub struct Config {
     /// The read buffer size in bytes. Default: 16 KiB (minimum 512). Payloads larger than this
     /// flow through it or are read straight into the message buffer; it never grows.
     pub read_buffer_size: usize,
+    /// The write buffer size in bytes. Default: 16 KiB (minimum 512). Messages fed with
+    /// `feed_message` are queued, encoded, until [`flush`](crate::WebSocket::flush), a `send_*`, or
+    /// a read that waits for input writes them all at once; the queue is written out before it
+    /// would grow past this size, and a server message that does not fit is written straight from
+    /// the caller's buffer (behind the queue, one vectored write) instead of being copied. Client
+    /// frames are always copied (to mask them), so a client's buffer grows to its largest frame.
+    /// Taken from [`pool`](Self::pool) while frames are queued, given back when they are written.
+    pub write_buffer_size: usize,
     /// The frame size the streaming writer fragments into. Default: 64 KiB.
     pub fragment_size: usize,
     /// Whole messages (`send_*`) larger than this are sent as several frames, so that a peer with a
@@ -54,6 +62,7 @@ impl Default for Config {
             frame: zerows_frame::Config::new(Role::Server),
             auto_pong: true,
             read_buffer_size: Config::DEFAULT_READ_BUFFER_SIZE,
+            write_buffer_size: Config::DEFAULT_WRITE_BUFFER_SIZE,
             fragment_size: Config::DEFAULT_FRAGMENT_SIZE,
             max_send_frame_size: Config::DEFAULT_MAX_SEND_FRAME_SIZE,
             close_timeout: Duration::from_secs(1),
@@ -67,6 +76,8 @@ impl Default for Config {
 impl Config {
     /// Default read buffer: 16 KiB.
     pub const DEFAULT_READ_BUFFER_SIZE: usize = 16 << 10;
+    /// Default write buffer: 16 KiB.
+    pub const DEFAULT_WRITE_BUFFER_SIZE: usize = 16 << 10;
     /// Default fragment size of the streaming writer: 64 KiB.
     pub const DEFAULT_FRAGMENT_SIZE: usize = 64 << 10;
     /// Default largest frame `send_*` writes: 16 MiB.
@@ -114,6 +125,13 @@ impl Config {
     #[must_use]
     pub fn read_buffer_size(mut self, bytes: usize) -> Config {
         self.read_buffer_size = bytes.max(512);
+        self
+    }
+
+    /// Sets [`write_buffer_size`](Self::write_buffer_size).
+    #[must_use]
+    pub fn write_buffer_size(mut self, bytes: usize) -> Config {
+        self.write_buffer_size = bytes.max(512);
         self
     }
 

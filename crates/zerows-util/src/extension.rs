@@ -177,3 +177,54 @@ impl From<ExtensionError> for Fail {
         Fail::Extension(e)
     }
 }
+
+/// The client side of extension negotiation, shared by the blocking and the tokio `connect`: what
+/// to offer for a [`Config`](crate::Config), and the [`Extension`] the server's answer selects.
+/// Without the `deflate` feature there is nothing to offer.
+#[derive(Debug)]
+pub(crate) struct ClientOffer {
+    #[cfg(feature = "deflate")]
+    offer: Option<(String, crate::deflate::DeflateConfig)>,
+}
+
+impl ClientOffer {
+    pub(crate) fn new(config: &crate::Config) -> ClientOffer {
+        #[cfg(not(feature = "deflate"))]
+        let _ = config;
+        ClientOffer {
+            #[cfg(feature = "deflate")]
+            offer: config
+                .deflate
+                .map(|d| (crate::deflate::client_offer(&d), d)),
+        }
+    }
+
+    /// `request` with our `Sec-WebSocket-Extensions` offer, if we have one.
+    pub(crate) fn request<'a>(
+        &'a self,
+        request: &zerows_upgrade::client::ClientRequest<'a>,
+    ) -> zerows_upgrade::client::ClientRequest<'a> {
+        #[cfg(feature = "deflate")]
+        if let Some((offer, _)) = &self.offer {
+            return request.extensions(offer);
+        }
+        *request
+    }
+
+    /// The extension the server accepted (RFC 6455 §9.1; RFC 7692 §5 for permessage-deflate's
+    /// parameters), or an error if it accepted something we cannot honour.
+    pub(crate) fn accept(
+        &self,
+        negotiated: &zerows_upgrade::client::Negotiated<'_>,
+    ) -> Result<Option<Extension>, crate::Error> {
+        #[cfg(feature = "deflate")]
+        if let Some((_, d)) = &self.offer {
+            let agreed = crate::deflate::client_accept(negotiated.extensions(), d)
+                .map_err(crate::Error::Extension)?;
+            return Ok(agreed.map(|a| a.extension(zerows_frame::Role::Client)));
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = negotiated;
+        Ok(None)
+    }
+}

@@ -2,8 +2,8 @@
 //!
 //! [`ReadCore`] owns the read buffer, the message buffer and the frame decoder; it says where to read
 //! next ([`ReadCore::read_target`]), is told how many bytes arrived ([`ReadCore::filled`]) and turns
-//! them into [`Item`]s ([`ReadCore::process`]). [`WriteCore`] encodes frames and holds the one
-//! pending control reply. Neither does I/O: the adapters in `sync.rs` and `tokio.rs` are loops
+//! them into [`Item`]s ([`ReadCore::process`]). [`WriteCore`] encodes frames, queues the ones fed
+//! without a flush and holds the one pending control reply. Neither does I/O: the adapters in `sync.rs` and `tokio.rs` are loops
 //! around these calls, so both have the same protocol logic.
 
 use zerows_frame::{
@@ -447,18 +447,27 @@ impl ReadCore {
 
 /// The largest control frame: 2-byte header, 4-byte key, 125-byte payload.
 const MAX_CONTROL: usize = 2 + 4 + 125;
+/// The smallest write buffer [`Config::write_buffer_size`] may set.
+const MIN_WRITE_BUFFER: usize = 512;
 
 #[derive(Debug)]
 pub(crate) struct WriteCore {
     role: Role,
-    keys: MaskKeys,
+    /// Masking keys, for a client only (a server does not mask): boxed, so a server connection
+    /// does not carry 256 unused bytes.
+    keys: Option<Box<MaskKeys>>,
     pool: Option<BufferPool>,
     /// A control frame waiting to be written: `pending[pos..len]`.
     pending: [u8; MAX_CONTROL],
     pending_len: usize,
     pending_pos: usize,
-    /// Scratch for client frames (payload copied and masked) and prepared frames.
-    pub(crate) wbuf: Vec<u8>,
+    /// The write queue: whole frames encoded but not written yet, `wbuf[wpos..]`. Messages fed
+    /// without a flush land here, and so does every client frame (its payload is copied to be
+    /// masked).
+    wbuf: Vec<u8>,
+    wpos: usize,
+    /// [`Config::write_buffer_size`]: the queue is written out before it would grow past this.
+    write_buffer: usize,
     /// Our close frame was queued (nothing but control frames may follow, and no second close).
     pub(crate) close_sent: bool,
     /// A streamed message is in progress: the next frame is a continuation.
@@ -476,12 +485,14 @@ impl WriteCore {
     pub(crate) fn new(role: Role, config: &Config) -> WriteCore {
         WriteCore {
             role,
-            keys: MaskKeys::new(),
+            keys: role.masks_outgoing().then(|| Box::new(MaskKeys::new())),
             pool: config.pool.clone(),
             pending: [0; MAX_CONTROL],
             pending_len: 0,
             pending_pos: 0,
             wbuf: Vec::new(),
+            wpos: 0,
+            write_buffer: config.write_buffer_size.max(MIN_WRITE_BUFFER),
             close_sent: false,
             streaming: false,
             poisoned: false,
@@ -497,7 +508,7 @@ impl WriteCore {
 
     /// A fresh masking key for a client frame, none for a server frame.
     pub(crate) fn mask(&mut self) -> Option<[u8; 4]> {
-        self.role.masks_outgoing().then(|| self.keys.next())
+        self.keys.as_mut().map(|k| k.next())
     }
 
     /// Encodes a data frame header (`rsv` for extensions) into `out`; returns its length.
@@ -522,18 +533,101 @@ impl WriteCore {
         (n, mask)
     }
 
-    /// Client frames: header and masked payload copied into `wbuf`.
-    pub(crate) fn frame_into_wbuf(&mut self, opcode: OpCode, fin: bool, rsv: Rsv, payload: &[u8]) {
+    /// Appends a whole frame (header, then the payload, masked for a client) to the write queue.
+    pub(crate) fn queue_frame(&mut self, opcode: OpCode, fin: bool, rsv: Rsv, payload: &[u8]) {
         let mut h = [0u8; Header::MAX_LEN];
         let (n, mask) = self.header(opcode, fin, rsv, payload.len(), &mut h);
         if self.wbuf.capacity() == 0 {
             self.wbuf = pool::take(self.pool.as_ref(), 0);
         }
-        self.wbuf.clear();
+        let at = self.wbuf.len();
         self.wbuf.extend_from_slice(&h[..n]);
         self.wbuf.extend_from_slice(payload);
         if let Some(key) = mask {
-            apply_mask(&mut self.wbuf[n..], key, 0);
+            apply_mask(&mut self.wbuf[at + n..], key, 0);
+        }
+    }
+
+    /// The protocol half of writing one data frame: checks it may be written now (RFC 6455 §5.4:
+    /// continuations only inside a message, a new message only after the last one ended), then
+    /// either encodes its header into `head` and returns its length (the caller writes the queue,
+    /// the header and `payload` with one vectored write: no copy), or appends the whole frame to
+    /// the queue and returns `None` (the caller writes the queue when `flush` is set or
+    /// [`queue_full`](Self::queue_full)).
+    pub(crate) fn start_frame(
+        &mut self,
+        frame: (OpCode, bool, Rsv),
+        payload: &[u8],
+        flush: bool,
+        head: &mut [u8; Header::MAX_LEN],
+    ) -> Result<Option<usize>, crate::Error> {
+        let (opcode, fin, rsv) = frame;
+        self.check_writable()?;
+        if opcode == OpCode::Continuation && !self.streaming {
+            return Err(crate::Error::InvalidInput(crate::Misuse::NoMessage));
+        }
+        if opcode.is_control() || (opcode != OpCode::Continuation && self.streaming) {
+            return Err(crate::Error::InvalidInput(crate::Misuse::UnfinishedMessage));
+        }
+        if self.write_direct(payload.len(), flush) {
+            let (n, _) = self.header(opcode, fin, rsv, payload.len(), head);
+            Ok(Some(n))
+        } else {
+            self.queue_frame(opcode, fin, rsv, payload);
+            Ok(None)
+        }
+    }
+
+    /// Whether a server frame of `len` payload bytes should be written straight from the caller's
+    /// buffer (with the queue in front, one vectored write) rather than copied into the queue:
+    /// when it is flushed at once anyway, or does not fit in what is left of the write buffer.
+    /// Client frames are always copied (the payload must be masked).
+    fn write_direct(&self, len: usize, flush: bool) -> bool {
+        self.role == Role::Server
+            && (flush
+                || len + Header::MAX_LEN > self.write_buffer.saturating_sub(self.queued().len()))
+    }
+
+    /// Whether the queue reached the write buffer size and must be written now.
+    pub(crate) fn queue_full(&self) -> bool {
+        self.queued().len() >= self.write_buffer
+    }
+
+    /// The queued bytes not written yet.
+    pub(crate) fn queued(&self) -> &[u8] {
+        &self.wbuf[self.wpos..]
+    }
+
+    /// Whether anything (queued frames or a control reply) waits to be written.
+    pub(crate) fn has_output(&self) -> bool {
+        self.wpos < self.wbuf.len() || self.has_pending()
+    }
+
+    /// Records that `n` bytes were written from the front of (queue, pending control reply, then
+    /// the caller's frame); returns how many of them belong to the caller's frame.
+    pub(crate) fn advance_output(&mut self, n: usize) -> usize {
+        let q = n.min(self.wbuf.len() - self.wpos);
+        self.wpos += q;
+        if self.wpos == self.wbuf.len() {
+            self.wbuf.clear();
+            self.wpos = 0;
+        }
+        let n = n - q;
+        let p = n.min(self.pending_len - self.pending_pos);
+        self.advance_pending(p);
+        n - p
+    }
+
+    /// Called when everything was written: the write buffer goes back to the pool, or is freed if
+    /// a large frame grew it past [`BufferPool::DEFAULT_MAX_BUFFER`].
+    pub(crate) fn written(&mut self) {
+        if self.has_output() {
+            return;
+        }
+        if self.pool.is_some() {
+            self.release();
+        } else if self.wbuf.capacity() > BufferPool::DEFAULT_MAX_BUFFER.max(self.write_buffer) {
+            self.wbuf = Vec::new();
         }
     }
 
@@ -593,8 +687,11 @@ impl WriteCore {
         }
     }
 
-    /// Gives the scratch buffer back to the pool.
+    /// Gives the write buffer back to the pool, unless frames are queued in it.
     pub(crate) fn release(&mut self) {
+        if self.wpos < self.wbuf.len() {
+            return;
+        }
         if let Some(pool) = &self.pool {
             pool.give(std::mem::take(&mut self.wbuf));
         }

@@ -32,82 +32,120 @@ pub(crate) struct Writer<W> {
 }
 
 impl<W: Transport> Writer<W> {
-    fn flush_pending(&mut self) -> Result<(), Error> {
-        while self.core.has_pending() {
-            let n = self.io.write(self.core.pending())?;
-            if n == 0 {
-                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
-            }
-            self.core.advance_pending(n);
+    /// Writes the queue, the pending control reply and then `head` + `payload` (a frame from the
+    /// caller's buffers; both may be empty) with vectored writes, keeping the queue's and the
+    /// reply's progress in the core as bytes go out. Then flushes the stream (a TLS or buffered
+    /// transport may hold bytes until then).
+    fn write_out(&mut self, head: &[u8], payload: &[u8]) -> Result<(), Error> {
+        let mut done = 0;
+        let total = head.len() + payload.len();
+        while self.core.has_output() || done < total {
+            let n = {
+                let (h, p) = (
+                    head.get(done..).unwrap_or(&[]),
+                    &payload[done.saturating_sub(head.len())..],
+                );
+                let bufs = [
+                    IoSlice::new(self.core.queued()),
+                    IoSlice::new(self.core.pending()),
+                    IoSlice::new(h),
+                    IoSlice::new(p),
+                ];
+                match self.io.write_vectored(&bufs) {
+                    Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            done += self.core.advance_output(n);
         }
+        self.core.written();
+        self.io.flush()?;
         Ok(())
     }
 
-    /// Queues and writes a control frame (after any pending one).
+    /// Writes everything queued: fed frames, then the pending control reply.
+    fn flush_all(&mut self) -> Result<(), Error> {
+        if !self.core.has_output() {
+            return Ok(());
+        }
+        self.write_out(&[], &[])
+    }
+
+    /// Queues and writes a control frame (after everything queued before it).
     fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        self.flush_pending()?;
+        if self.core.has_pending() {
+            self.flush_all()?;
+        }
         self.core.queue_control(opcode, payload);
-        self.flush_pending()
+        self.flush_all()
     }
 
     fn close(&mut self, code: Option<CloseCode>, reason: &str) -> Result<(), Error> {
         if self.core.close_sent {
             return Ok(());
         }
-        self.flush_pending()?;
+        if self.core.has_pending() {
+            self.flush_all()?;
+        }
         self.core.queue_close(code, reason);
-        self.flush_pending()
+        self.flush_all()
     }
 
-    /// Writes one frame: a server writes header and payload with one vectored write; a client
-    /// copies the payload into its scratch buffer to mask it, then writes once.
-    fn frame(&mut self, opcode: OpCode, fin: bool, rsv: Rsv, payload: &[u8]) -> Result<(), Error> {
-        self.core.check_writable()?;
-        if opcode == OpCode::Continuation && !self.core.streaming {
-            return Err(Error::InvalidInput(Misuse::NoMessage));
-        }
-        if opcode.is_data() && opcode != OpCode::Continuation && self.core.streaming {
-            return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
-        }
-        self.flush_pending()?;
-        self.core.poisoned = true;
-        if self.core.role() == Role::Server {
-            let mut h = [0u8; Header::MAX_LEN];
-            let (n, _) = self.core.header(opcode, fin, rsv, payload.len(), &mut h);
-            write_all_vectored(
-                &mut self.io,
-                &mut [IoSlice::new(&h[..n]), IoSlice::new(payload)],
-            )?;
-        } else {
-            self.core.frame_into_wbuf(opcode, fin, rsv, payload);
-            self.io.write_all(&self.core.wbuf)?;
-            if self.pooled {
-                self.core.release();
+    /// Writes or queues one frame. A server frame that is flushed at once, or does not fit in the
+    /// write buffer, goes out straight from `payload` (one vectored write with the queue in
+    /// front); otherwise the frame is encoded into the queue, which is written when `flush` is set
+    /// or it is full. A client frame is always copied into the queue to be masked.
+    fn frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv: Rsv,
+        payload: &[u8],
+        flush: bool,
+    ) -> Result<(), Error> {
+        let mut h = [0u8; Header::MAX_LEN];
+        match self
+            .core
+            .start_frame((opcode, fin, rsv), payload, flush, &mut h)?
+        {
+            Some(n) => {
+                self.core.poisoned = true;
+                self.write_out(&h[..n], payload)?;
+                self.core.poisoned = false;
             }
+            None if flush || self.core.queue_full() => self.flush_all()?,
+            None => {}
         }
-        self.core.poisoned = false;
         Ok(())
     }
 
-    /// Writes a whole data message, through the extension's encoder if one was negotiated, in
-    /// frames of at most [`Config::max_send_frame_size`] bytes.
-    fn message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+    /// Writes (or with `flush` false, queues) a whole data message, through the extension's
+    /// encoder if one was negotiated, in frames of at most [`Config::max_send_frame_size`] bytes.
+    fn message(&mut self, opcode: OpCode, payload: &[u8], flush: bool) -> Result<(), Error> {
         let rsv = self.core.begin_message(opcode, payload)?;
         let encoded = std::mem::take(&mut self.core.xbuf);
         let r = match rsv {
-            Some(rsv) => self.frames(opcode, rsv, &encoded),
-            None => self.frames(opcode, Rsv::NONE, payload),
+            Some(rsv) => self.frames(opcode, rsv, &encoded, flush),
+            None => self.frames(opcode, Rsv::NONE, payload, flush),
         };
         self.core.xbuf = encoded;
         r
     }
 
     /// Writes `payload` as one message in as many frames as [`Config::max_send_frame_size`] needs.
-    fn frames(&mut self, opcode: OpCode, rsv: Rsv, payload: &[u8]) -> Result<(), Error> {
+    fn frames(
+        &mut self,
+        opcode: OpCode,
+        rsv: Rsv,
+        payload: &[u8],
+        flush: bool,
+    ) -> Result<(), Error> {
         let mut result = Ok(());
         for (op, fin, r, range) in self.core.split_message(opcode, rsv, payload.len()) {
             self.core.streaming = op == OpCode::Continuation;
-            result = self.frame(op, fin, r, &payload[range]);
+            result = self.frame(op, fin, r, &payload[range], flush);
             if result.is_err() {
                 break;
             }
@@ -118,15 +156,14 @@ impl<W: Transport> Writer<W> {
 
     fn prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
         if self.core.role() == Role::Client {
-            return self.frame(msg.opcode(), true, Rsv::NONE, msg.payload());
+            return self.frame(msg.opcode(), true, Rsv::NONE, msg.payload(), true);
         }
         self.core.check_writable()?;
         if self.core.streaming {
             return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
         }
-        self.flush_pending()?;
         self.core.poisoned = true;
-        self.io.write_all(msg.server_frame())?;
+        self.write_out(&[], msg.server_frame())?;
         self.core.poisoned = false;
         Ok(())
     }
@@ -139,6 +176,11 @@ pub(crate) trait Link {
     type W: Transport;
     fn read_io(&mut self) -> &mut Self::R;
     fn with_writer<T>(&mut self, f: impl FnOnce(&mut Writer<Self::W>) -> T) -> T;
+    /// Before a read waits for input: writes what was fed on this connection (a whole
+    /// connection's own queue; a read half leaves the write half's queue to it).
+    fn flush_before_wait(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// A whole connection: reads and writes share one stream.
@@ -152,6 +194,9 @@ impl<S: Transport> Link for Whole<'_, S> {
     }
     fn with_writer<T>(&mut self, f: impl FnOnce(&mut Writer<S>) -> T) -> T {
         f(self.0)
+    }
+    fn flush_before_wait(&mut self) -> Result<(), Error> {
+        self.0.flush_all()
     }
 }
 
@@ -221,6 +266,7 @@ impl Reader {
 
     /// Reads more bytes into the core.
     fn fill<L: Link>(&mut self, link: &mut L) -> Result<(), Error> {
+        link.flush_before_wait()?;
         self.core.release_if_idle();
         let n = if self.core.pooled() && !self.core.holds_buffer() && self.core.is_idle() {
             // Idle pooled connection: wait on a stack buffer, take a pooled one only once bytes
@@ -388,30 +434,14 @@ impl<S: Transport> WebSocket<S> {
         config: Config,
     ) -> Result<WebSocket<S>, Error> {
         let mut buf = [0u8; HANDSHAKE_BUF];
-        #[cfg(feature = "deflate")]
-        let offer;
-        #[cfg(feature = "deflate")]
-        let request = &match &config.deflate {
-            Some(d) => {
-                offer = crate::deflate::client_offer(d);
-                request.extensions(&offer)
-            }
-            None => *request,
-        };
-        let hs = zerows_upgrade::client::handshake(&mut stream, request, &mut buf)
+        let offer = crate::extension::ClientOffer::new(&config);
+        let request = offer.request(request);
+        let hs = zerows_upgrade::client::handshake(&mut stream, &request, &mut buf)
             .map_err(handshake_error)?;
-        #[cfg(feature = "deflate")]
-        let agreed = match &config.deflate {
-            Some(d) => crate::deflate::client_accept(hs.negotiated().extensions(), d)
-                .map_err(Error::Extension)?,
-            None => None,
-        };
-        let leftover = hs.leftover();
-        #[allow(unused_mut)]
-        let mut ws = WebSocket::from_raw(stream, Role::Client, leftover, config);
-        #[cfg(feature = "deflate")]
-        if let Some(agreed) = agreed {
-            ws.set_extension(agreed.extension(Role::Client));
+        let ext = offer.accept(hs.negotiated())?;
+        let mut ws = WebSocket::from_raw(stream, Role::Client, hs.leftover(), config);
+        if let Some(ext) = ext {
+            ws.set_extension(ext);
         }
         Ok(ws)
     }
@@ -509,23 +539,54 @@ impl<S: Transport> WebSocket<S> {
         read_into(&mut self.reader, &mut Whole(&mut self.writer), buf)
     }
 
-    /// Sends a data message (`Text` or `Binary`) as one frame. Text must be UTF-8; this is not
-    /// checked here (use [`send_text`](Self::send_text) for a checked `&str`).
+    /// Sends a data message (`Text` or `Binary`) as one frame (several past
+    /// [`Config::max_send_frame_size`]), after anything fed before it. Text must be UTF-8; this is
+    /// not checked here (use [`send_text`](Self::send_text) for a checked `&str`).
     pub fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
-            return Err(Error::InvalidInput(Misuse::NotData));
-        }
-        self.writer.message(opcode, payload)
+        check_data(opcode)?;
+        self.writer.message(opcode, payload, true)
+    }
+
+    /// Queues a data message without writing it: fed messages go out together, in as few writes
+    /// as the [write buffer](Config::write_buffer_size) allows, at the next
+    /// [`flush`](Self::flush), `send_*`, control frame, or read that has to wait for input (so a
+    /// request/response loop never waits on its own unsent answer). An echo server that feeds each
+    /// reply answers a burst of messages with one write. Messages still queued when the connection
+    /// is dropped are not sent (the drop does no I/O).
+    ///
+    /// ```no_run
+    /// # use zerows_util::{Error, WebSocket};
+    /// # fn echo(mut ws: WebSocket<std::net::TcpStream>) -> Result<(), Error> {
+    /// let mut buf = Vec::new();
+    /// loop {
+    ///     match ws.read_into(&mut buf) {
+    ///         Ok(opcode) => ws.feed_message(opcode, &buf)?, // written before the read blocks
+    ///         Err(Error::Closed) => return Ok(()),
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn feed_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        check_data(opcode)?;
+        self.writer.message(opcode, payload, false)
+    }
+
+    /// Writes every fed message (and a pending control reply) and flushes the stream.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.writer.flush_all()?;
+        self.writer.io.flush()?;
+        Ok(())
     }
 
     /// Sends a text message as one frame.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.writer.message(OpCode::Text, text.as_bytes())
+        self.writer.message(OpCode::Text, text.as_bytes(), true)
     }
 
     /// Sends a binary message as one frame.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.writer.message(OpCode::Binary, data)
+        self.writer.message(OpCode::Binary, data, true)
     }
 
     /// Sends a message. `Close` starts the close handshake as [`close`](Self::close) does.
@@ -576,6 +637,14 @@ impl<S: Transport> WebSocket<S> {
 
     fn close_with(&mut self, frame: Option<CloseFrame<'_>>) -> Result<(), Error> {
         close_handshake(&mut self.reader, &mut Whole(&mut self.writer), frame)
+    }
+}
+
+fn check_data(opcode: OpCode) -> Result<(), Error> {
+    if matches!(opcode, OpCode::Text | OpCode::Binary) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(Misuse::NotData))
     }
 }
 
@@ -767,6 +836,12 @@ impl<S: Transport> Link for LinkRef<'_, S> {
             LinkRef::Shared(s) => s.with_writer(f),
         }
     }
+    fn flush_before_wait(&mut self) -> Result<(), Error> {
+        match self {
+            LinkRef::Whole(w) => w.flush_all(),
+            LinkRef::Shared(_) => Ok(()),
+        }
+    }
 }
 
 /// The writing half of a split [`WebSocket`]; cheap to share (`&WriteHalf` can send).
@@ -780,12 +855,26 @@ impl<S: Transport> WriteHalf<S> {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sends a data message (`Text` or `Binary`) as one frame.
+    /// Sends a data message (`Text` or `Binary`) as one frame, after anything fed before it.
     pub fn send_message(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
-            return Err(Error::InvalidInput(Misuse::NotData));
-        }
-        self.lock().message(opcode, payload)
+        check_data(opcode)?;
+        self.lock().message(opcode, payload, true)
+    }
+
+    /// Queues a data message; see [`WebSocket::feed_message`]. On a split connection the read half
+    /// does not flush what the write half fed (it only writes it out in front of a control reply),
+    /// so end a burst with [`flush`](Self::flush) or a `send_*`.
+    pub fn feed_message(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        check_data(opcode)?;
+        self.lock().message(opcode, payload, false)
+    }
+
+    /// Writes every fed message and flushes the stream.
+    pub fn flush(&self) -> Result<(), Error> {
+        let mut w = self.lock();
+        w.flush_all()?;
+        w.io.flush()?;
+        Ok(())
     }
 
     /// Sends a text message.
@@ -921,7 +1010,7 @@ impl<'a, S: Transport> MessageWriter<'a, S> {
         } else {
             self.opcode
         };
-        let r = self.writer.frame(op, fin, Rsv::NONE, &self.buf);
+        let r = self.writer.frame(op, fin, Rsv::NONE, &self.buf, fin);
         self.started = true;
         self.writer.core.streaming = !fin;
         self.buf.clear();

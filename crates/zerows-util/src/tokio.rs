@@ -40,15 +40,41 @@ struct Writer<W> {
 }
 
 impl<W: AsyncWrite + Unpin> Writer<W> {
-    async fn flush_pending(&mut self) -> Result<(), Error> {
-        while self.core.has_pending() {
-            let n = self.io.write(self.core.pending()).await?;
+    /// Writes the queue, the pending control reply and then `head` + `payload` (a frame from the
+    /// caller's buffers; both may be empty) with vectored writes, then flushes the stream. The
+    /// queue's and the reply's progress is recorded in the core as bytes go out, so a cancelled
+    /// flush leaves no frame half-sent: the rest goes out with the next write.
+    async fn write_out(&mut self, head: &[u8], payload: &[u8]) -> Result<(), Error> {
+        let mut done = 0;
+        let total = head.len() + payload.len();
+        while self.core.has_output() || done < total {
+            let n = {
+                let h = head.get(done..).unwrap_or(&[]);
+                let p = &payload[done.saturating_sub(head.len())..];
+                let bufs = [
+                    IoSlice::new(self.core.queued()),
+                    IoSlice::new(self.core.pending()),
+                    IoSlice::new(h),
+                    IoSlice::new(p),
+                ];
+                self.io.write_vectored(&bufs).await?
+            };
             if n == 0 {
                 return Err(io::Error::from(io::ErrorKind::WriteZero).into());
             }
-            self.core.advance_pending(n);
+            done += self.core.advance_output(n);
         }
+        self.core.written();
+        self.io.flush().await?;
         Ok(())
+    }
+
+    /// Writes everything queued: fed frames, then the pending control reply.
+    async fn flush_all(&mut self) -> Result<(), Error> {
+        if !self.core.has_output() {
+            return Ok(());
+        }
+        self.write_out(&[], &[]).await
     }
 
     async fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
@@ -56,66 +82,63 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         if payload.len() > 125 {
             return Err(Error::InvalidInput(Misuse::ControlTooLong));
         }
-        self.flush_pending().await?;
+        if self.core.has_pending() {
+            self.flush_all().await?;
+        }
         self.core.queue_control(opcode, payload);
-        self.flush_pending().await
+        self.flush_all().await
     }
 
+    /// Writes or queues one frame; see the blocking twin in `sync.rs`.
     async fn frame(
         &mut self,
         opcode: OpCode,
         fin: bool,
         rsv: Rsv,
         payload: &[u8],
+        flush: bool,
     ) -> Result<(), Error> {
-        self.core.check_writable()?;
-        if opcode.is_control() || (opcode != OpCode::Continuation && self.core.streaming) {
-            return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
-        }
-        self.flush_pending().await?;
-        self.core.poisoned = true;
-        if self.core.role() == Role::Server {
-            let mut h = [0u8; Header::MAX_LEN];
-            let (n, _) = self.core.header(opcode, fin, rsv, payload.len(), &mut h);
-            let mut bufs = [IoSlice::new(&h[..n]), IoSlice::new(payload)];
-            let mut bufs = &mut bufs[..];
-            while !bufs.is_empty() {
-                let w = self.io.write_vectored(bufs).await?;
-                if w == 0 {
-                    return Err(io::Error::from(io::ErrorKind::WriteZero).into());
-                }
-                IoSlice::advance_slices(&mut bufs, w);
+        let mut h = [0u8; Header::MAX_LEN];
+        match self
+            .core
+            .start_frame((opcode, fin, rsv), payload, flush, &mut h)?
+        {
+            Some(n) => {
+                self.core.poisoned = true;
+                self.write_out(&h[..n], payload).await?;
+                self.core.poisoned = false;
             }
-        } else {
-            self.core.frame_into_wbuf(opcode, fin, rsv, payload);
-            self.io.write_all(&self.core.wbuf).await?;
-            if self.pooled {
-                self.core.release();
-            }
+            None if flush || self.core.queue_full() => self.flush_all().await?,
+            None => {}
         }
-        self.core.poisoned = false;
         Ok(())
     }
 
-    /// Writes a whole data message, through the extension's encoder if one was negotiated, in
-    /// frames of at most [`Config::max_send_frame_size`] bytes.
-    async fn message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+    /// Writes (or with `flush` false, queues) a whole data message, through the extension's
+    /// encoder if one was negotiated, in frames of at most [`Config::max_send_frame_size`] bytes.
+    async fn message(&mut self, opcode: OpCode, payload: &[u8], flush: bool) -> Result<(), Error> {
         let rsv = self.core.begin_message(opcode, payload)?;
         let encoded = std::mem::take(&mut self.core.xbuf);
         let r = match rsv {
-            Some(rsv) => self.frames(opcode, rsv, &encoded).await,
-            None => self.frames(opcode, Rsv::NONE, payload).await,
+            Some(rsv) => self.frames(opcode, rsv, &encoded, flush).await,
+            None => self.frames(opcode, Rsv::NONE, payload, flush).await,
         };
         self.core.xbuf = encoded;
         r
     }
 
     /// Writes `payload` as one message in as many frames as [`Config::max_send_frame_size`] needs.
-    async fn frames(&mut self, opcode: OpCode, rsv: Rsv, payload: &[u8]) -> Result<(), Error> {
+    async fn frames(
+        &mut self,
+        opcode: OpCode,
+        rsv: Rsv,
+        payload: &[u8],
+        flush: bool,
+    ) -> Result<(), Error> {
         let mut result = Ok(());
         for (op, fin, r, range) in self.core.split_message(opcode, rsv, payload.len()) {
             self.core.streaming = op == OpCode::Continuation;
-            result = self.frame(op, fin, r, &payload[range]).await;
+            result = self.frame(op, fin, r, &payload[range], flush).await;
             if result.is_err() {
                 break;
             }
@@ -127,13 +150,12 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     async fn prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
         if self.core.role() == Role::Client {
             return self
-                .frame(msg.opcode(), true, Rsv::NONE, msg.payload())
+                .frame(msg.opcode(), true, Rsv::NONE, msg.payload(), true)
                 .await;
         }
         self.core.check_writable()?;
-        self.flush_pending().await?;
         self.core.poisoned = true;
-        self.io.write_all(msg.server_frame()).await?;
+        self.write_out(&[], msg.server_frame()).await?;
         self.core.poisoned = false;
         Ok(())
     }
@@ -145,8 +167,9 @@ trait Link {
     fn read_io(&mut self) -> &mut Self::R;
     /// Queues a control reply (synchronously, whole) on the writer.
     async fn queue(&mut self, f: impl FnOnce(&mut WriteCore) + Send);
-    /// Writes what is queued.
-    async fn flush(&mut self) -> Result<(), Error>;
+    /// Writes the pending control reply, if any (with what was queued before it); with `fed`, a
+    /// whole connection also writes its fed messages (a read half leaves them to the write half).
+    async fn flush(&mut self, fed: bool) -> Result<(), Error>;
     /// Shuts the write direction down.
     async fn shutdown(&mut self);
 }
@@ -162,8 +185,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link for Whole<'_, S> {
     async fn queue(&mut self, f: impl FnOnce(&mut WriteCore) + Send) {
         f(&mut self.0.core)
     }
-    async fn flush(&mut self) -> Result<(), Error> {
-        self.0.flush_pending().await
+    async fn flush(&mut self, fed: bool) -> Result<(), Error> {
+        if fed || self.0.core.has_pending() {
+            self.0.flush_all().await?;
+        }
+        Ok(())
     }
     async fn shutdown(&mut self) {
         let _ = self.0.io.shutdown().await;
@@ -185,8 +211,13 @@ impl<S: AsyncRead + AsyncWrite> Link for Shared<S> {
     async fn queue(&mut self, f: impl FnOnce(&mut WriteCore) + Send) {
         f(&mut self.writer.lock().await.core)
     }
-    async fn flush(&mut self) -> Result<(), Error> {
-        self.writer.lock().await.flush_pending().await
+    async fn flush(&mut self, _fed: bool) -> Result<(), Error> {
+        // Only in front of a control reply: the write half flushes its own fed messages.
+        let mut w = self.writer.lock().await;
+        if w.core.has_pending() {
+            w.flush_all().await?;
+        }
+        Ok(())
     }
     async fn shutdown(&mut self) {
         let _ = self.writer.lock().await.io.shutdown().await;
@@ -233,7 +264,7 @@ impl Reader {
                 }
                 self.ready = None;
                 // Write it (cancel here: the queued bytes are written by the next read or write).
-                link.flush().await?;
+                link.flush(false).await?;
                 if let Item::Close(_) = item {
                     link.shutdown().await;
                 }
@@ -256,8 +287,8 @@ impl Reader {
     }
 
     async fn fill<L: Link>(&mut self, link: &mut L) -> Result<(), Error> {
-        // Finish a reply a cancelled read left queued (single pending slot).
-        link.flush().await?;
+        // Write what was fed, and finish a reply a cancelled read left queued.
+        link.flush(true).await?;
         self.core.release_if_idle();
         let n = if self.core.pooled() && !self.core.holds_buffer() && self.core.is_idle() {
             let mut stack = [0u8; STACK_READ];
@@ -284,14 +315,14 @@ impl Reader {
         if !self.done {
             self.done = true;
             let _ = tokio::time::timeout(self.config.close_timeout, async {
-                let _ = link.flush().await;
+                let _ = link.flush(true).await;
                 link.queue(move |w| {
                     if !w.close_sent && !w.has_pending() {
                         w.queue_close(Some(e.close_code()), e.reason());
                     }
                 })
                 .await;
-                let _ = link.flush().await;
+                let _ = link.flush(true).await;
                 link.shutdown().await;
                 let mut scratch = [0u8; 1024];
                 while let Ok(n) = link.read_io().read(&mut scratch).await {
@@ -321,6 +352,14 @@ impl Reader {
                 _ => {}
             }
         }
+    }
+}
+
+fn check_data(opcode: OpCode) -> Result<(), Error> {
+    if matches!(opcode, OpCode::Text | OpCode::Binary) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(Misuse::NotData))
     }
 }
 
@@ -455,16 +494,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
         config: Config,
     ) -> Result<AsyncWebSocket<S>, Error> {
         let mut buf = [0u8; HANDSHAKE_BUF];
-        #[cfg(feature = "deflate")]
-        let offer;
-        #[cfg(feature = "deflate")]
-        let request = &match &config.deflate {
-            Some(d) => {
-                offer = crate::deflate::client_offer(d);
-                request.extensions(&offer)
-            }
-            None => *request,
-        };
+        let offer = crate::extension::ClientOffer::new(&config);
+        let request = &offer.request(request);
         let n = request.write(&mut buf).map_err(Error::Handshake)?;
         stream.write_all(&buf[..n]).await?;
         let mut filled = 0;
@@ -482,19 +513,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
                 zerows_upgrade::Status::Partial => {
                     return Err(Error::Handshake(zerows_upgrade::Error::HeadTooLarge));
                 }
-                zerows_upgrade::Status::Complete((_negotiated, head)) => {
-                    #[cfg(feature = "deflate")]
-                    let agreed = match &config.deflate {
-                        Some(d) => crate::deflate::client_accept(_negotiated.extensions(), d)
-                            .map_err(Error::Extension)?,
-                        None => None,
-                    };
+                zerows_upgrade::Status::Complete((negotiated, head)) => {
+                    let ext = offer.accept(&negotiated)?;
                     let leftover = &buf[head..filled];
-                    #[allow(unused_mut)]
                     let mut ws = AsyncWebSocket::from_raw(stream, Role::Client, leftover, config);
-                    #[cfg(feature = "deflate")]
-                    if let Some(agreed) = agreed {
-                        ws.set_extension(agreed.extension(Role::Client));
+                    if let Some(ext) = ext {
+                        ws.set_extension(ext);
                     }
                     return Ok(ws);
                 }
@@ -538,11 +562,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
                 KeepaliveAction::Ping(p) => self.writer.control(OpCode::Ping, &p).await?,
                 KeepaliveAction::TimedOut => {
                     if !self.writer.core.close_sent {
-                        let _ = self.writer.flush_pending().await;
+                        let _ = self.writer.flush_all().await;
                         self.writer
                             .core
                             .queue_close(Some(CloseCode::GOING_AWAY), "keepalive timeout");
-                        let _ = self.writer.flush_pending().await;
+                        let _ = self.writer.flush_all().await;
                     }
                     let _ = self.writer.io.shutdown().await;
                     self.reader.done = true;
@@ -569,22 +593,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
             .await
     }
 
-    /// Sends a data message (`Text` or `Binary`) as one frame.
+    /// Sends a data message (`Text` or `Binary`) as one frame, after anything fed before it.
     pub async fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
-            return Err(Error::InvalidInput(Misuse::NotData));
-        }
-        self.writer.message(opcode, payload).await
+        check_data(opcode)?;
+        self.writer.message(opcode, payload, true).await
+    }
+
+    /// Queues a data message without writing it; see
+    /// [`WebSocket::feed_message`](crate::WebSocket::feed_message). Fed messages are written by
+    /// [`flush`](Self::flush), a `send_*`, a control frame, or a read that has to wait for input.
+    pub async fn feed_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        check_data(opcode)?;
+        self.writer.message(opcode, payload, false).await
+    }
+
+    /// Writes every fed message (and a pending control reply) and flushes the stream.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        self.writer.flush_all().await?;
+        self.writer.io.flush().await?;
+        Ok(())
     }
 
     /// Sends a text message.
     pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.writer.message(OpCode::Text, text.as_bytes()).await
+        self.writer
+            .message(OpCode::Text, text.as_bytes(), true)
+            .await
     }
 
     /// Sends a binary message.
     pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.writer.message(OpCode::Binary, data).await
+        self.writer.message(OpCode::Binary, data, true).await
     }
 
     /// Sends a ping (at most 125 bytes).
@@ -609,9 +648,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
             return Err(Error::Closed);
         }
         let frame = CloseFrame::new(code, reason);
-        self.writer.flush_pending().await?;
+        self.writer.flush_all().await?;
         self.writer.core.queue_close(Some(frame.code), frame.reason);
-        self.writer.flush_pending().await?;
+        self.writer.flush_all().await?;
         let r = if self.reader.done {
             Ok(())
         } else {
@@ -699,12 +738,34 @@ impl<S> Clone for AsyncWriteHalf<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite> AsyncWriteHalf<S> {
-    /// Sends a data message (`Text` or `Binary`) as one frame.
+    /// Sends a data message (`Text` or `Binary`) as one frame, after anything fed before it.
     pub async fn send_message(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
-            return Err(Error::InvalidInput(Misuse::NotData));
-        }
-        self.writer.lock().await.message(opcode, payload).await
+        check_data(opcode)?;
+        self.writer
+            .lock()
+            .await
+            .message(opcode, payload, true)
+            .await
+    }
+
+    /// Queues a data message; see [`AsyncWebSocket::feed_message`]. The read half does not flush
+    /// what the write half fed (it only writes it out in front of a control reply), so end a burst
+    /// with [`flush`](Self::flush) or a `send_*`.
+    pub async fn feed_message(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        check_data(opcode)?;
+        self.writer
+            .lock()
+            .await
+            .message(opcode, payload, false)
+            .await
+    }
+
+    /// Writes every fed message and flushes the stream.
+    pub async fn flush(&self) -> Result<(), Error> {
+        let mut w = self.writer.lock().await;
+        w.flush_all().await?;
+        w.io.flush().await?;
+        Ok(())
     }
 
     /// Sends a text message.
@@ -738,9 +799,9 @@ impl<S: AsyncRead + AsyncWrite> AsyncWriteHalf<S> {
             return Err(Error::Closed);
         }
         let frame = CloseFrame::new(code, reason);
-        w.flush_pending().await?;
+        w.flush_all().await?;
         w.core.queue_close(Some(frame.code), frame.reason);
-        w.flush_pending().await
+        w.flush_all().await
     }
 
     /// Whether our close frame has been sent.

@@ -1,6 +1,7 @@
 //! Zero allocation in steady state, proven with a counting global allocator: after warm-up,
 //! reading and writing 10,000 messages (and answering pings) allocates nothing, as a server and as
-//! a client, with owned and with pooled buffers.
+//! a client, with owned and with pooled buffers, sending each reply at once or feeding it to the
+//! write queue.
 #![allow(clippy::cast_possible_truncation)] // test data is built with narrowing casts
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -99,7 +100,9 @@ fn peer_stream(ws_role: Role, count: usize) -> Vec<u8> {
     out
 }
 
-fn run(role: Role, config: Config) {
+/// Echoes every message back with `send_message`, or with `feed` (queued, written when the next read
+/// has to wait).
+fn run(role: Role, config: Config, feed: bool) {
     let (a, b) = UnixStream::pair().unwrap();
     let wire = peer_stream(role, WARMUP + MESSAGES);
     let mut b_write = b.try_clone().unwrap();
@@ -121,15 +124,16 @@ fn run(role: Role, config: Config) {
     let mut buf = Vec::with_capacity(32 << 10);
     for _ in 0..WARMUP {
         let op = ws.read_into(&mut buf).unwrap();
-        ws.send_message(op, &buf).unwrap();
+        echo(&mut ws, op, &buf, feed);
     }
     let (bytes, allocations) = counting(|| {
         let mut bytes = 0;
         for _ in 0..MESSAGES {
             let op = ws.read_into(&mut buf).unwrap();
-            ws.send_message(op, &buf).unwrap();
+            echo(&mut ws, op, &buf, feed);
             bytes += buf.len();
         }
+        ws.flush().unwrap();
         bytes
     });
     assert!(bytes > MESSAGES * 16);
@@ -143,22 +147,66 @@ fn run(role: Role, config: Config) {
     assert!(echoed > bytes, "echoes and pongs reached the peer");
 }
 
+fn echo(ws: &mut WebSocket<UnixStream>, op: OpCode, payload: &[u8], feed: bool) {
+    if feed {
+        ws.feed_message(op, payload).unwrap();
+    } else {
+        ws.send_message(op, payload).unwrap();
+    }
+}
+
 #[test]
 fn server_steady_state_allocates_nothing() {
-    run(Role::Server, Config::default());
+    run(Role::Server, Config::default(), false);
 }
 
 #[test]
 fn client_steady_state_allocates_nothing() {
-    run(Role::Client, Config::default());
+    run(Role::Client, Config::default(), false);
 }
 
 #[test]
 fn pooled_server_steady_state_allocates_nothing() {
-    run(Role::Server, Config::default().pool(BufferPool::new(4)));
+    run(
+        Role::Server,
+        Config::default().pool(BufferPool::new(4)),
+        false,
+    );
 }
 
 #[test]
 fn pooled_client_steady_state_allocates_nothing() {
-    run(Role::Client, Config::default().pool(BufferPool::new(4)));
+    run(
+        Role::Client,
+        Config::default().pool(BufferPool::new(4)),
+        false,
+    );
+}
+
+#[test]
+fn fed_server_steady_state_allocates_nothing() {
+    run(Role::Server, Config::default(), true);
+}
+
+#[test]
+fn fed_client_steady_state_allocates_nothing() {
+    run(Role::Client, Config::default(), true);
+}
+
+#[test]
+fn fed_pooled_server_steady_state_allocates_nothing() {
+    run(
+        Role::Server,
+        Config::default().pool(BufferPool::new(4)),
+        true,
+    );
+}
+
+#[test]
+fn fed_pooled_client_steady_state_allocates_nothing() {
+    run(
+        Role::Client,
+        Config::default().pool(BufferPool::new(4)),
+        true,
+    );
 }

@@ -326,3 +326,157 @@ async fn deflate_negotiated_through_the_handshake() {
     ws.close(CloseCode::NORMAL, "").await.unwrap();
     server.await.unwrap();
 }
+
+/// Fed messages wait for a flush (or a read that waits); a flush cancelled while the pipe is full
+/// keeps its place, and the next flush finishes it with every frame whole.
+#[tokio::test(flavor = "current_thread")]
+async fn feed_flush_and_a_cancelled_flush() {
+    // A 64-byte pipe: a flush of 20 frames cannot finish until the peer reads.
+    let (a, mut peer) = tokio::io::duplex(64);
+    let mut ws = AsyncWebSocket::from_raw(a, Role::Server, &[], Config::default());
+    for i in 0..20u8 {
+        ws.feed_message(OpCode::Binary, &[i; 30]).await.unwrap();
+    }
+    let mut probe = [0u8; 1];
+    let nothing = tokio::time::timeout(Duration::from_millis(20), peer.read(&mut probe)).await;
+    assert!(nothing.is_err(), "nothing written before the flush");
+    // Cancelled mid-way: part of the queue is on the wire.
+    let cancelled = tokio::time::timeout(Duration::from_millis(20), ws.flush()).await;
+    assert!(cancelled.is_err(), "the pipe is full, the flush waits");
+    let drain = tokio::spawn(drain_peer(peer));
+    ws.flush().await.unwrap();
+    // Fed and never flushed: dropping the connection drops it (as tokio's BufWriter does).
+    ws.feed_message(OpCode::Text, b"last").await.unwrap();
+    drop(ws);
+    let got = drain.await.unwrap();
+    assert_eq!(
+        got.len(),
+        20,
+        "the 20 flushed frames arrive whole; the unflushed one does not"
+    );
+    for (i, (op, p)) in got.iter().enumerate() {
+        assert_eq!(*op, OpCode::Binary);
+        assert_eq!(*p, vec![i as u8; 30]);
+    }
+}
+
+/// An echo loop that feeds its replies answers a request/response peer (the read flushes before
+/// it waits).
+#[tokio::test]
+async fn fed_echo_is_flushed_by_the_next_read() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let server = tokio::spawn(async move {
+        let mut ws = AsyncWebSocket::from_raw(a, Role::Server, &[], Config::default());
+        let mut buf = Vec::new();
+        loop {
+            match ws.read_into(&mut buf).await {
+                Ok(op) => ws.feed_message(op, &buf).await.unwrap(),
+                Err(Error::Closed) => return,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    let mut client = AsyncWebSocket::from_raw(b, Role::Client, &[], Config::default());
+    for i in 0..100usize {
+        let p = vec![(i % 251) as u8; 1 + i * 37 % 3000];
+        client.send_binary(&p).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), client.read())
+            .await
+            .expect("the fed echo was flushed")
+            .unwrap();
+        match got {
+            Message::Binary(b) => assert!(b == p.as_slice()),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A burst: 16 fed by the client, one flush, 16 echoes back.
+    for i in 0..16u8 {
+        client.feed_message(OpCode::Binary, &[i; 10]).await.unwrap();
+    }
+    client.flush().await.unwrap();
+    for i in 0..16u8 {
+        match client.read().await.unwrap() {
+            Message::Binary(b) => assert_eq!(b, &[i; 10]),
+            other => panic!("{other:?}"),
+        }
+    }
+    client.close(CloseCode::NORMAL, "").await.unwrap();
+    server.await.unwrap();
+}
+
+/// A duplex stream that counts write calls.
+struct CountWrites {
+    io: DuplexStream,
+    writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl tokio::io::AsyncRead for CountWrites {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for CountWrites {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// 16 messages that arrive together are answered with one write: reads do not flush fed replies
+/// after each message, only before they wait.
+#[tokio::test(flavor = "current_thread")]
+async fn a_burst_is_answered_with_one_write() {
+    let (a, mut peer) = tokio::io::duplex(1 << 16);
+    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let io = CountWrites {
+        io: a,
+        writes: std::sync::Arc::clone(&writes),
+    };
+    let mut ws = AsyncWebSocket::from_raw(io, Role::Server, &[], Config::default());
+    let burst: Vec<(OpCode, bool, &[u8])> = (0..16)
+        .map(|_| (OpCode::Binary, true, &b"0123456789abcdef"[..]))
+        .collect();
+    peer.write_all(&client_frames(&burst)).await.unwrap();
+    let mut buf = Vec::new();
+    for _ in 0..16 {
+        assert_eq!(ws.read_into(&mut buf).await.unwrap(), OpCode::Binary);
+        ws.feed_message(OpCode::Binary, &buf).await.unwrap();
+    }
+    assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 0);
+    // The next read finds nothing buffered: it writes the 16 echoes, then waits.
+    let next = tokio::time::timeout(Duration::from_millis(50), ws.read_into(&mut buf)).await;
+    assert!(next.is_err(), "no 17th message");
+    assert_eq!(
+        writes.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "16 echoes, one write"
+    );
+    let mut wire = vec![0u8; 16 * 18];
+    peer.read_exact(&mut wire).await.unwrap();
+    for f in wire.chunks(18) {
+        assert_eq!(f[..2], [0x82, 16]);
+        assert_eq!(f[2..], b"0123456789abcdef"[..]);
+    }
+}
