@@ -143,29 +143,44 @@ impl Header {
     /// assert_eq!(&out[..n], [0x82, 0x7E, 0x01, 0x00]); // RFC 6455 §5.7: 256 bytes, unmasked
     /// ```
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, InsufficientSize> {
-        let n = self.encoded_len();
-        let Some(out) = out.get_mut(..n) else {
-            return Err(InsufficientSize { required: n });
-        };
-        out[0] = (u8::from(self.fin) << 7) | (self.rsv.0 << 4) | self.opcode.as_u8();
-        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        let mut at = 2;
-        #[allow(clippy::cast_possible_truncation)] // each cast is inside its range check
-        if self.payload_len < 126 {
-            out[1] = mask_bit | self.payload_len as u8;
-        } else if self.payload_len <= 0xFFFF {
-            out[1] = mask_bit | 126;
-            out[2..4].copy_from_slice(&(self.payload_len as u16).to_be_bytes());
-            at = 4;
-        } else {
-            out[1] = mask_bit | 127;
-            out[2..10].copy_from_slice(&self.payload_len.to_be_bytes());
-            at = 10;
+        /// Writes a header of exactly `N` bytes: one length check, then whole-array stores.
+        #[inline(always)]
+        fn put<const N: usize>(out: &mut [u8], bytes: [u8; N]) -> Result<usize, InsufficientSize> {
+            match out.first_chunk_mut::<N>() {
+                Some(o) => {
+                    *o = bytes;
+                    Ok(N)
+                }
+                None => Err(InsufficientSize { required: N }),
+            }
         }
-        if let Some(key) = self.mask {
-            out[at..at + 4].copy_from_slice(&key);
+        let b0 = (u8::from(self.fin) << 7) | (self.rsv.0 << 4) | self.opcode.as_u8();
+        let len = self.payload_len;
+        // Each narrowing cast is inside its range check.
+        #[allow(clippy::cast_possible_truncation)]
+        match self.mask {
+            None if len < 126 => put(out, [b0, len as u8]),
+            None if len <= 0xFFFF => {
+                let [a, b] = (len as u16).to_be_bytes();
+                put(out, [b0, 126, a, b])
+            }
+            None => {
+                let [a, b, c, d, e, f, g, h] = len.to_be_bytes();
+                put(out, [b0, 127, a, b, c, d, e, f, g, h])
+            }
+            Some([k0, k1, k2, k3]) if len < 126 => put(out, [b0, 0x80 | len as u8, k0, k1, k2, k3]),
+            Some([k0, k1, k2, k3]) if len <= 0xFFFF => {
+                let [a, b] = (len as u16).to_be_bytes();
+                put(out, [b0, 0x80 | 126, a, b, k0, k1, k2, k3])
+            }
+            Some([k0, k1, k2, k3]) => {
+                let [a, b, c, d, e, f, g, h] = len.to_be_bytes();
+                put(
+                    out,
+                    [b0, 0x80 | 127, a, b, c, d, e, f, g, h, k0, k1, k2, k3],
+                )
+            }
         }
-        Ok(n)
     }
 
     /// Decodes a header from the start of `buf`, checking every rule that the header alone can
