@@ -192,20 +192,22 @@ async fn bare(mut stream: TcpStream) -> io::Result<()> {
 }
 
 async fn zerows_tokio(stream: TcpStream, config: Config) -> io::Result<()> {
-    let ws = zerows_util::AsyncWebSocket::accept(stream, config)
+    let mut ws = zerows_util::AsyncWebSocket::accept(stream, config)
         .await
         .map_err(other)?;
-    zerows_tokio_echo(ws).await
+    zerows_tokio_echo(&mut ws).await
 }
 
 async fn zerows_tokio_boxed(stream: TcpStream, config: Config) -> io::Result<()> {
-    let ws = Box::pin(zerows_util::AsyncWebSocket::accept(stream, config))
+    let mut ws = Box::pin(zerows_util::AsyncWebSocket::accept(stream, config))
         .await
         .map_err(other)?;
-    zerows_tokio_echo(ws).await
+    zerows_tokio_echo(&mut ws).await
 }
 
-async fn zerows_tokio_echo(mut ws: zerows_util::AsyncWebSocket<TcpStream>) -> io::Result<()> {
+/// The echo loop. Takes the connection by reference: passed by value, it would be stored twice in
+/// the task (once in the caller's future, once in this one; rust-lang/rust#62958).
+async fn zerows_tokio_echo(ws: &mut zerows_util::AsyncWebSocket<TcpStream>) -> io::Result<()> {
     use zerows_util::Error;
     let mut buf = Vec::new();
     loop {

@@ -80,8 +80,9 @@ pub(crate) struct ReadCore {
     pub(crate) streaming: bool,
     /// Discard the rest of the message in progress (a streamed message abandoned midway).
     skipping: bool,
-    ctrl: [u8; 125],
-    ctrl_len: usize,
+    /// The last control frame's payload (a close frame's reason), `rbuf[start..start + len]`: the
+    /// frame decoder unmasks it in place, and nothing moves the read buffer before the next read.
+    ctrl: (usize, usize),
     /// The negotiated extension's receiving half.
     ext: Option<Box<dyn MessageDecoder>>,
     /// The message in progress is transformed by the extension; its first frame's RSV bits.
@@ -112,8 +113,7 @@ impl ReadCore {
             last_opcode: None,
             streaming: false,
             skipping: false,
-            ctrl: [0; 125],
-            ctrl_len: 0,
+            ctrl: (0, 0),
             ext: None,
             transformed: None,
             decoded_utf8: Utf8Validator::new(),
@@ -392,21 +392,19 @@ impl ReadCore {
                     let op = self.last_opcode.take().unwrap_or(OpCode::Binary);
                     return Ok(Some(Item::Message(op)));
                 }
+                // A control frame is decoded whole: its payload is the last bytes it consumed.
                 Event::Ping(p) => {
-                    self.ctrl[..p.len()].copy_from_slice(p);
-                    self.ctrl_len = p.len();
+                    self.ctrl = (at + used - p.len(), p.len());
                     return Ok(Some(Item::Ping));
                 }
                 Event::Pong(p) => {
-                    self.ctrl[..p.len()].copy_from_slice(p);
-                    self.ctrl_len = p.len();
+                    self.ctrl = (at + used - p.len(), p.len());
                     return Ok(Some(Item::Pong));
                 }
                 Event::Close(body) => {
                     let code = body.map(|c| c.code);
                     let reason = body.map_or(&[][..], |c| c.reason.as_bytes());
-                    self.ctrl[..reason.len()].copy_from_slice(reason);
-                    self.ctrl_len = reason.len();
+                    self.ctrl = (at + used - reason.len(), reason.len());
                     return Ok(Some(Item::Close(code)));
                 }
             }
@@ -432,7 +430,8 @@ impl ReadCore {
 
     /// The payload of the last ping or pong, or the reason of the last close.
     pub(crate) fn control(&self) -> &[u8] {
-        &self.ctrl[..self.ctrl_len]
+        let (start, len) = self.ctrl;
+        &self.rbuf[start..start + len]
     }
 
     /// Drops the rest of the message in progress, if one is: its remaining frames are decoded and

@@ -228,7 +228,10 @@ impl<S: AsyncRead + AsyncWrite> Link for Shared<S> {
 #[derive(Debug)]
 struct Reader {
     core: ReadCore,
-    config: Config,
+    /// [`Config::auto_pong`] and [`Config::close_timeout`] (the only settings the loop reads; not
+    /// the whole `Config`, which would add 120 bytes to every connection).
+    auto_pong: bool,
+    close_timeout: std::time::Duration,
     done: bool,
     /// An item produced but not yet returned, because its reply was not queued yet.
     ready: Option<Item>,
@@ -240,14 +243,11 @@ impl Reader {
             if let Some(item) = self.ready {
                 // Queue the reply whole (cancel here: nothing queued, the item stays ready).
                 match item {
-                    Item::Ping if self.config.auto_pong => {
+                    Item::Ping if self.auto_pong => {
                         let ping = self.core.control();
-                        let mut buf = [0u8; 125];
-                        buf[..ping.len()].copy_from_slice(ping);
-                        let len = ping.len();
                         link.queue(move |w| {
                             if !w.close_sent && !w.has_pending() {
-                                w.queue_control(OpCode::Pong, &buf[..len]);
+                                w.queue_control(OpCode::Pong, ping);
                             }
                         })
                         .await;
@@ -274,7 +274,7 @@ impl Reader {
                 return Err(Error::Closed);
             }
             match self.core.process() {
-                Err(e) => return Err(self.fail(link, e).await),
+                Err(e) => return Err(Box::pin(self.fail(link, e)).await),
                 Ok(Some(item)) => {
                     if let Item::Close(_) = item {
                         self.done = true;
@@ -299,7 +299,7 @@ impl Reader {
             let target = self.core.read_target();
             let n = link.read_io().read(target).await?;
             if let Err(e) = self.core.filled(n) {
-                return Err(self.fail(link, e).await);
+                return Err(Box::pin(self.fail(link, e)).await);
             }
             n
         };
@@ -310,11 +310,14 @@ impl Reader {
         Ok(())
     }
 
+    /// Fails the connection: close frame with the error's code, shutdown, bounded drain. Callers
+    /// box this future (an error path, with a 1 KiB drain buffer), so every read future, and every
+    /// idle connection's task, stays small.
     async fn fail<L: Link>(&mut self, link: &mut L, e: impl Into<Fail>) -> Error {
         let e: Fail = e.into();
         if !self.done {
             self.done = true;
-            let _ = tokio::time::timeout(self.config.close_timeout, async {
+            let _ = tokio::time::timeout(self.close_timeout, async {
                 let _ = link.flush(true).await;
                 link.queue(move |w| {
                     if !w.close_sent && !w.has_pending() {
@@ -405,7 +408,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
         AsyncWebSocket {
             reader: Reader {
                 core: ReadCore::new(&config, leftover),
-                config: config.clone(),
+                auto_pong: config.auto_pong,
+                close_timeout: config.close_timeout,
                 done: false,
                 ready: None,
             },
@@ -654,7 +658,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
         let r = if self.reader.done {
             Ok(())
         } else {
-            let timeout = self.reader.config.close_timeout;
+            let timeout = self.reader.close_timeout;
             let reader = &mut self.reader;
             let mut link = Whole(&mut self.writer);
             match tokio::time::timeout(timeout, async {
