@@ -14,7 +14,10 @@
 //! - Control frames in one place: pings answered automatically ([`Config::auto_pong`]), the close
 //!   handshake completed (the peer's code echoed; 1002/1007/1009 with a reason when we fail the
 //!   connection; then the write side shut down and a bounded wait for the peer, RFC 6455 §7).
-//! - Writing: one frame per message, header and payload in one vectored write;
+//! - Writing: one frame per message. [`WebSocket::send_message`] writes at once (a server's header
+//!   and payload in one vectored write, no copy); [`WebSocket::feed_message`] queues the frame, and
+//!   the queue goes out in one write at the next [`flush`](WebSocket::flush), send, or read that
+//!   has to wait, so a burst of replies costs one system call ([`Config::write_buffer_size`]).
 //!   [`WebSocket::message_writer`] fragments a streamed message; client frames are masked with a
 //!   fresh key from the OS CSPRNG; [`PreparedMessage`] encodes a broadcast once.
 //! - Buffers: owned per connection by default, or taken from a shared [`BufferPool`] only while
@@ -26,19 +29,19 @@
 //!
 //! ```no_run
 //! use std::net::TcpListener;
-//! use zerows_util::{Message, WebSocket};
+//! use zerows_util::{Error, WebSocket};
 //!
 //! let listener = TcpListener::bind("127.0.0.1:9001")?;
 //! for stream in listener.incoming() {
-//!     std::thread::spawn(move || -> Result<(), zerows_util::Error> {
+//!     std::thread::spawn(move || -> Result<(), Error> {
 //!         let mut ws = WebSocket::accept(stream?)?;
-//!         let mut echo = Vec::new();
+//!         let mut buf = Vec::new();
 //!         loop {
-//!             match ws.read()? {
-//!                 Message::Text(t) => { echo.clear(); echo.extend_from_slice(t.as_bytes()); ws.send_text(std::str::from_utf8(&echo).unwrap())?; }
-//!                 Message::Binary(b) => { echo.clear(); echo.extend_from_slice(b); ws.send_binary(&echo)?; }
-//!                 Message::Close(_) => return Ok(()),
-//!                 _ => {}
+//!             match ws.read_into(&mut buf) {
+//!                 // Text or Binary; pings were answered on the way.
+//!                 Ok(opcode) => ws.feed_message(opcode, &buf)?, // written before the next wait
+//!                 Err(Error::Closed) => return Ok(()),           // close handshake done
+//!                 Err(e) => return Err(e),
 //!             }
 //!         }
 //!     });
