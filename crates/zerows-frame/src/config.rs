@@ -23,11 +23,13 @@ pub struct Config {
     /// a per-message bit (as RSV1 is for permessage-deflate, RFC 7692 §6): accepted on the first
     /// frame of a data message only, never on a continuation or control frame.
     pub extension_rsv: Rsv,
-    /// The largest frame payload accepted, checked from the header before any payload is read.
-    /// Default: 16 MiB. A larger frame is [`Error::FrameTooLarge`](crate::Error::FrameTooLarge) (1009).
+    /// The largest data frame payload accepted, checked from the header before any payload is
+    /// read. Default: 16 MiB. A larger frame is
+    /// [`Error::FrameTooLarge`](crate::Error::FrameTooLarge) (1009). Control frames are not
+    /// subject to it: RFC 6455 §5.5 bounds them at 125 bytes, always accepted.
     pub max_frame_size: u64,
-    /// The largest message accepted (the sum of its frames' payloads), checked from each header
-    /// before its payload is read. Default: 64 MiB.
+    /// The largest message accepted (the sum of its data frames' payloads), checked from each
+    /// header before its payload is read. Default: 64 MiB. Control frames do not count.
     /// Beyond it: [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) (1009).
     pub max_message_size: u64,
     /// The most frames one message may have. Default: 131,072 (Autobahn 9.3/9.4 send 4 MiB in

@@ -196,8 +196,8 @@ impl Header {
     ///   [`Error::FragmentedControl`], [`Error::ControlTooLong`];
     /// - a 64-bit length with its top bit set (RFC 6455 §5.2): [`Error::LengthOverflow`];
     /// - a length not in its minimal encoding (RFC 6455 §5.2): [`Error::NonMinimalLength`];
-    /// - a length over [`Config::max_frame_size`], before any payload is read:
-    ///   [`Error::FrameTooLarge`].
+    /// - a data frame longer than [`Config::max_frame_size`], before any payload is read:
+    ///   [`Error::FrameTooLarge`] (control frames have their own bound, 125).
     ///
     /// Returns [`Status::Partial`] when `buf` holds an incomplete (but so far valid) header:
     /// nothing is consumed; call again with more bytes. Otherwise the header and its length in bytes.
@@ -264,7 +264,9 @@ impl Header {
             }
             n => (u64::from(n), 2),
         };
-        if payload_len > config.max_frame_size {
+        // Data frames only: a control frame is bounded by 125 bytes above (RFC 6455 §5.5), so a
+        // small message limit (which lowers the frame limit) never turns away a valid ping or close.
+        if payload_len > config.max_frame_size && !opcode.is_control() {
             return Err(Error::FrameTooLarge);
         }
         let mask = if masked {
@@ -357,6 +359,24 @@ mod tests {
             Ok(Status::Complete(x)) => x,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The frame limit is for data frames; control frames are bounded at 125 by RFC 6455 §5.5
+    /// (a small message limit lowers the frame limit: it must not refuse a valid ping or close).
+    /// Found by the `util_deflate` fuzz target: `max_message_size(0)` refused a close frame.
+    #[test]
+    fn frame_limit_applies_to_data_frames_only() {
+        let c = client().max_message_size(0);
+        assert_eq!(c.max_frame_size, 0);
+        for op in [0x88, 0x89, 0x8a] {
+            let (h, n) = complete(&[op, 125], &c);
+            assert_eq!((h.payload_len, n), (125, 2));
+        }
+        assert_eq!(Header::decode(&[0x82, 1], &c), Err(Error::FrameTooLarge));
+        assert_eq!(Header::decode(&[0x80, 1], &c), Err(Error::FrameTooLarge));
+        let c = client().max_frame_size(10);
+        assert!(Header::decode(&[0x89, 11], &c).unwrap().is_complete());
+        assert_eq!(Header::decode(&[0x81, 11], &c), Err(Error::FrameTooLarge));
     }
 
     /// RFC 6455 §5.7, every example byte for byte, both directions.
