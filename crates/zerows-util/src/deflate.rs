@@ -246,16 +246,13 @@ fn parse(ext: &Offer<'_>) -> Option<Parsed> {
         let name = param.name();
         let value = param.value();
         let bits = |v: Option<zerows_upgrade::extensions::Value<'_>>| -> Option<u8> {
-            let v = v?.as_str()?;
-            // 1*DIGIT without leading zeros (RFC 7692 §7.1.2.1)
-            if v.is_empty()
-                || v.len() > 2
-                || v.starts_with('0')
-                || !v.bytes().all(|b| b.is_ascii_digit())
-            {
+            let v = v?;
+            // 1*DIGIT without leading zeros (RFC 7692 §7.1.2.1), compared after unescaping a
+            // quoted-string (RFC 6455 §9.1: `"1\0"` is 10)
+            if v.bytes().next() == Some(b'0') {
                 return None;
             }
-            let n: u8 = v.parse().ok()?;
+            let n = u8::try_from(v.as_u32()?).ok()?;
             (8..=15).contains(&n).then_some(n)
         };
         if name.eq_ignore_ascii_case("server_no_context_takeover") {
@@ -557,7 +554,9 @@ impl MessageDecoder for Inflater {
         out: &mut Vec<u8>,
         max_len: usize,
     ) -> Result<(), ExtensionError> {
-        if self.ended {
+        // After a block with BFINAL set (RFC 7692 §7.2.3.5) the message may not carry more
+        // data; the empty chunk of the final call is not data.
+        if self.ended && !chunk.is_empty() {
             return Err(ExtensionError::INVALID_DATA);
         }
         self.inflate(chunk, out, max_len)?;
@@ -672,6 +671,69 @@ mod tests {
         i.decode(Rsv::RSV1, &[], true, &mut out, usize::MAX)
             .unwrap_or_else(|e| panic!("{e} on tail after {wire:x?}"));
         out
+    }
+
+    /// A peer may end a message's deflate stream with BFINAL (RFC 7692 §7.2.3.5): the message
+    /// is complete without the tail, and the next message starts a new stream. Found by the
+    /// `util_deflate` fuzz target (the final empty `decode` call used to fail with 1007).
+    #[test]
+    fn bfinal_ends_a_message_and_the_next_starts_a_new_stream() {
+        let finished = |msg: &[u8]| {
+            let mut c = Compress::new(Compression::default(), false);
+            let mut wire = Vec::with_capacity(msg.len() + 64);
+            assert_eq!(
+                c.compress_vec(msg, &mut wire, FlushCompress::Finish)
+                    .unwrap(),
+                Status::StreamEnd
+            );
+            wire
+        };
+        for reset in [false, true] {
+            let mut i = Inflater::new(reset);
+            for (n, msg) in [&b"final block"[..], b"", b"final again"]
+                .into_iter()
+                .enumerate()
+            {
+                let wire = finished(msg);
+                let mut out = Vec::new();
+                // in every split, the last call with an empty chunk included
+                let (a, b) = wire.split_at(wire.len() / 2);
+                for chunk in [a, b] {
+                    i.decode(Rsv::RSV1, chunk, false, &mut out, 1000).unwrap();
+                }
+                i.decode(Rsv::RSV1, &[], true, &mut out, 1000)
+                    .unwrap_or_else(|e| panic!("message {n}, reset {reset}: {e}"));
+                assert_eq!(out, msg);
+            }
+            // a message in the usual form still follows
+            let mut d = Deflater::new(6, 15, false, 0);
+            assert_eq!(round(&mut d, &mut i, b"after"), b"after");
+        }
+    }
+
+    /// Bytes after the end of the deflate stream, in the same chunk or a later one, are invalid
+    /// data (1007).
+    #[test]
+    fn data_after_bfinal_is_invalid() {
+        let mut c = Compress::new(Compression::default(), false);
+        let mut wire = Vec::with_capacity(64);
+        c.compress_vec(b"end", &mut wire, FlushCompress::Finish)
+            .unwrap();
+        let mut out = Vec::new();
+        let mut i = Inflater::new(false);
+        let mut with_extra = wire.clone();
+        with_extra.push(0);
+        assert_eq!(
+            i.decode(Rsv::RSV1, &with_extra, false, &mut out, 1000),
+            Err(ExtensionError::INVALID_DATA)
+        );
+        let mut i = Inflater::new(false);
+        out.clear();
+        i.decode(Rsv::RSV1, &wire, false, &mut out, 1000).unwrap();
+        assert_eq!(
+            i.decode(Rsv::RSV1, &[0], true, &mut out, 1000),
+            Err(ExtensionError::INVALID_DATA)
+        );
     }
 
     #[test]

@@ -104,6 +104,14 @@ fn server_negotiation_follows_rfc_7692() {
             .server_max_window_bits,
         12
     );
+    // ... compared after unescaping: "1\1" is 11 (was declined; found writing the util_deflate
+    // fuzz model)
+    assert_eq!(
+        server_agrees("permessage-deflate; server_max_window_bits=\"1\\1\"")
+            .unwrap()
+            .server_max_window_bits,
+        11
+    );
 }
 
 #[test]
@@ -114,6 +122,9 @@ fn server_declines_malformed_offers_and_takes_the_next() {
         "permessage-deflate; server_max_window_bits=16", // out of range
         "permessage-deflate; server_max_window_bits=7",
         "permessage-deflate; server_max_window_bits=010", // leading zero
+        "permessage-deflate; server_max_window_bits=\"\\09\"", // leading zero, escaped
+        "permessage-deflate; server_max_window_bits=00000000000000000000009",
+        "permessage-deflate; server_max_window_bits=4294967305", // 2^32 + 9
         "permessage-deflate; client_max_window_bits=abc",
         "permessage-deflate; server_no_context_takeover=1", // no value allowed
         "permessage-deflate; server_no_context_takeover; server_no_context_takeover", // duplicate
