@@ -22,7 +22,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::io::{IoSlice, Read, Write};
+use std::io::{ErrorKind, IoSlice, Read, Write};
 
 use zerows_frame::{CloseCode, Decoder, Event, Header, OpCode, Role, Status};
 
@@ -31,6 +31,11 @@ use crate::error::Error;
 use crate::keys::MaskKeys;
 
 /// Reads the next data message a client sent (server side), into `buf`.
+///
+/// Pings met on the way are answered and pongs skipped; a close frame is echoed and returned as
+/// [`Error::Closed`]; a broken rule or limit sends the matching close frame and returns
+/// [`Error::Protocol`]; a stream that ends first is [`Error::AbnormalClosure`], as on a
+/// [`WebSocket`](crate::WebSocket).
 pub fn read_client_data<S: Read + Write>(
     stream: &mut S,
     buf: &mut Vec<u8>,
@@ -39,7 +44,8 @@ pub fn read_client_data<S: Read + Write>(
     read_data(stream, buf, config, Role::Server)
 }
 
-/// Reads the next data message a server sent (client side), into `buf`.
+/// Reads the next data message a server sent (client side), into `buf`; see
+/// [`read_client_data`].
 pub fn read_server_data<S: Read + Write>(
     stream: &mut S,
     buf: &mut Vec<u8>,
@@ -90,7 +96,7 @@ fn read_data<S: Read + Write>(
     loop {
         // the header: 2 bytes, then as many more as they announce
         let mut head = [0u8; Header::MAX_LEN + 125];
-        stream.read_exact(&mut head[..2])?;
+        read_exact(stream, &mut head[..2])?;
         let mut len = 2;
         let (h, header_len) = loop {
             match Header::decode(&head[..len], decoder.config()) {
@@ -102,7 +108,7 @@ fn read_data<S: Read + Write>(
                         _ => 0,
                     };
                     let need = 2 + ext + if head[1] & 0x80 != 0 { 4 } else { 0 };
-                    stream.read_exact(&mut head[len..need])?;
+                    read_exact(stream, &mut head[len..need])?;
                     len = need;
                 }
                 Err(e) => return Err(fail(stream, e, role)),
@@ -111,7 +117,7 @@ fn read_data<S: Read + Write>(
         if h.opcode.is_control() {
             // at most 125 bytes (checked by the header decode): read it whole behind the header
             let total = header_len + usize::from(u8::try_from(h.payload_len).unwrap_or(125));
-            stream.read_exact(&mut head[header_len..total])?;
+            read_exact(stream, &mut head[header_len..total])?;
             let mut reply = [0u8; 125];
             let (op, n) = match decoder.next(&mut head[..total]) {
                 Ok(Status::Complete((Event::Ping(p), _))) => {
@@ -151,7 +157,7 @@ fn read_data<S: Read + Write>(
             let from = buf.len();
             let step = (end - from).min(64 << 10);
             buf.resize(from + step, 0);
-            stream.read_exact(&mut buf[from..])?;
+            read_exact(stream, &mut buf[from..])?;
         }
         loop {
             match decoder.next(&mut buf[at..]) {
@@ -164,6 +170,15 @@ fn read_data<S: Read + Write>(
             }
         }
     }
+}
+
+/// `read_exact`, with the stream ending early reported as a connection would:
+/// [`Error::AbnormalClosure`] (1006, RFC 6455 §7.1.5).
+fn read_exact<S: Read>(stream: &mut S, buf: &mut [u8]) -> Result<(), Error> {
+    stream.read_exact(buf).map_err(|e| match e.kind() {
+        ErrorKind::UnexpectedEof => Error::AbnormalClosure,
+        _ => Error::Io(e),
+    })
 }
 
 fn write_frame<W: Write>(
@@ -187,4 +202,101 @@ fn fail<W: Write>(stream: &mut W, e: zerows_frame::Error, role: Role) -> Error {
     body[2..2 + reason.len()].copy_from_slice(reason);
     let _ = write_frame(stream, OpCode::Close, &body[..2 + reason.len()], role);
     Error::Protocol(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{self, Cursor};
+
+    use super::*;
+
+    /// Reads from `input`, records what is written.
+    struct Duplex {
+        input: Cursor<Vec<u8>>,
+        written: Vec<u8>,
+    }
+
+    impl Read for Duplex {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.input.read(buf)
+        }
+    }
+
+    impl Write for Duplex {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn from_server(frames: &[&[u8]]) -> Duplex {
+        Duplex {
+            input: Cursor::new(frames.concat()),
+            written: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_stream_that_ends_early_is_an_abnormal_closure() {
+        let config = Config::default();
+        let hello = b"\x81\x05Hello"; // RFC 6455 §5.7, unmasked
+        // cut before a header, inside it, and inside the payload
+        for cut in [0, 1, 4] {
+            let mut s = from_server(&[hello, &hello[..cut]]);
+            let mut buf = Vec::new();
+            assert_eq!(
+                read_server_data(&mut s, &mut buf, &config).unwrap(),
+                OpCode::Text
+            );
+            assert_eq!(buf, b"Hello");
+            let e = read_server_data(&mut s, &mut buf, &config).unwrap_err();
+            assert!(matches!(e, Error::AbnormalClosure), "cut {cut}: {e:?}");
+            assert_eq!(e.close_code(), Some(CloseCode::ABNORMAL_CLOSURE));
+            assert!(s.written.is_empty(), "nothing is sent after EOF");
+        }
+    }
+
+    #[test]
+    fn pings_are_answered_and_a_close_is_echoed() {
+        let config = Config::default();
+        // ping "Hello", a fragmented "Hel"+"lo" with a ping between, then close 1000
+        let mut s = from_server(&[
+            b"\x89\x05Hello",
+            b"\x01\x03Hel",
+            b"\x89\x00",
+            b"\x80\x02lo",
+            b"\x88\x02\x03\xe8",
+        ]);
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_server_data(&mut s, &mut buf, &config).unwrap(),
+            OpCode::Text
+        );
+        assert_eq!(buf, b"Hello");
+        assert!(matches!(
+            read_server_data(&mut s, &mut buf, &config),
+            Err(Error::Closed)
+        ));
+        // as a client our frames are masked: decode them as the server would
+        let mut d = Decoder::new(zerows_frame::Config::new(Role::Server));
+        let mut w = s.written.clone();
+        let mut seen = Vec::new();
+        while !w.is_empty() {
+            let Ok(Status::Complete((ev, used))) = d.next(&mut w) else {
+                panic!("invalid frames written");
+            };
+            seen.push(format!("{ev:?}"));
+            w.drain(..used);
+        }
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(
+            seen[0].starts_with("Pong([72, 101, 108, 108, 111]"),
+            "{seen:?}"
+        );
+        assert!(seen[1].starts_with("Pong([]"), "{seen:?}");
+        assert!(seen[2].contains("1000"), "{seen:?}");
+    }
 }
