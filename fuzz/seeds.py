@@ -110,10 +110,7 @@ def decoder_split():
     bytewise = bytes([1] * 255)
     odd = bytes([1, 2, 3, 5, 7, 11, 13, 0, 1, 17, 2, 19])
     # server side: masked frames from a client
-    hello = frame(TEXT, b"Hello", key=KEY)
-    close = frame(CLOSE, b"\x03\xe8bye", key=KEY)
-    frag = (frame(TEXT, "Hé".encode(), fin=False, key=KEY) + frame(PING, b"p", key=KEY)
-            + frame(CONT, b"", fin=False, key=KEY) + frame(CONT, "llo".encode(), key=KEY))
+    _, hello, close, _, frag = client_stream_parts()
     write(t, "server-rfc-hello-close", knobs() + hello + close)
     write(t, "server-fragmented-bytewise", knobs(splits=bytewise) + frag + close)
     write(t, "server-fragmented-odd", knobs(splits=odd) + frag + frame(PONG, b"", key=KEY) + close)
@@ -385,6 +382,18 @@ def extensions_seeds():
         write(t, name, v.encode("utf-8"))
 
 
+def client_stream_parts():
+    """Odd read sizes and masked client frames: hello, close 1000, ping, a fragmented "Héllo"
+    with a ping between its frames."""
+    odd = bytes([1, 2, 3, 5, 7, 0, 11, 13, 17])
+    hello = frame(TEXT, b"Hello", key=KEY)
+    close = frame(CLOSE, b"\x03\xe8bye", key=KEY)
+    ping = frame(PING, b"are you there", key=KEY)
+    frag = (frame(TEXT, "Hé".encode(), fin=False, key=KEY) + frame(PING, b"p", key=KEY)
+            + frame(CONT, b"", fin=False, key=KEY) + frame(CONT, "llo".encode(), key=KEY))
+    return odd, hello, close, ping, frag
+
+
 def util_reader_seeds():
     t = "util_reader"
 
@@ -393,12 +402,7 @@ def util_reader_seeds():
         return struct.pack("<BBHBBB", flags, read_buf, max_msg, max_frame, leftover, len(sizes)) + sizes
 
     CLIENT = 1
-    odd = bytes([1, 2, 3, 5, 7, 0, 11, 13, 17])
-    hello = frame(TEXT, b"Hello", key=KEY)
-    close = frame(CLOSE, b"\x03\xe8bye", key=KEY)
-    ping = frame(PING, b"are you there", key=KEY)
-    frag = (frame(TEXT, "Hé".encode(), fin=False, key=KEY) + frame(PING, b"p", key=KEY)
-            + frame(CONT, b"", fin=False, key=KEY) + frame(CONT, "llo".encode(), key=KEY))
+    odd, hello, close, ping, frag = client_stream_parts()
     # server side: masked frames from a client
     write(t, "server-rfc-hello-ping-close", knobs(leftover=11) + hello + ping + close)
     write(t, "server-fragmented-odd-reads", knobs(sizes=odd) + frag + frame(PONG, b"", key=KEY) + close)
@@ -427,6 +431,133 @@ def util_reader_seeds():
     write(t, "client-eof", knobs(CLIENT, leftover=3) + stream[:20])
 
 
+def util_helpers_seeds():
+    t = "util_helpers"
+
+    # flags, max_message_size (u16 LE), max_frame/16, n, read sizes, stream
+    def knobs(flags=0, max_msg=0, max_frame=0, sizes=b""):
+        return struct.pack("<BHBB", flags, max_msg, max_frame, len(sizes)) + sizes
+
+    CLIENT = 1
+    odd, hello, close, ping, frag = client_stream_parts()
+    write(t, "server-hello-ping-close", knobs() + hello + ping + hello + close)
+    write(t, "server-fragmented-odd-reads", knobs(sizes=odd) + frag + frame(PONG, b"", key=KEY) + close)
+    write(t, "server-eof-in-header", knobs() + hello + frame(BINARY, bytes(300), key=KEY)[:3])
+    write(t, "server-eof-in-payload", knobs(sizes=b"\x04") + hello + close[:7])
+    write(t, "server-unmasked-1002", knobs() + RFC["unmasked-hello"])
+    write(t, "server-6.4.1-fail-fast-1007", knobs(sizes=odd)
+          + frame(TEXT, KOSME + b"\xf4\x90\x80\x80edited", key=KEY))
+    write(t, "server-too-big-1009", knobs(0x02, max_msg=100) + frame(BINARY, bytes(101), key=KEY))
+    write(t, "server-claims-64-bits", knobs() + bytes.fromhex("82ff7fffffffffffffff") + KEY)
+    write(t, "server-fragments-1009", knobs(0x08) + b"".join(
+        frame(BINARY if i == 0 else CONT, b"x", fin=False, key=KEY) for i in range(5)))
+    write(t, "server-bad-close-code-1002", knobs() + frame(CLOSE, b"\x03\xed", key=KEY))
+    write(t, "server-large-payload", knobs(0x04, max_frame=255, sizes=bytes([255] * 3))
+          + frame(BINARY, bytes(range(256)) * 15, key=KEY) + close)
+    stream = (RFC["unmasked-hello"] + RFC["fragment-hel"] + RFC["ping-hello"] + RFC["fragment-lo"]
+              + RFC["binary-256"] + frame(CLOSE, b"\x03\xe8"))
+    write(t, "client-rfc-stream", knobs(CLIENT) + stream)
+    write(t, "client-rfc-stream-bytewise", knobs(CLIENT, sizes=b"\x01") + stream)
+    write(t, "client-masked-1002", knobs(CLIENT) + hello)
+    write(t, "client-close-no-code", knobs(CLIENT) + RFC["unmasked-hello"] + frame(CLOSE, b""))
+
+
+def util_deflate_seeds():
+    import zlib
+
+    t = "util_deflate"
+    TAIL = b"\x00\x00\xff\xff"
+
+    def deflater():
+        return zlib.compressobj(6, zlib.DEFLATED, -15)
+
+    def pmd(c, msg):
+        """One permessage-deflate message from compressor `c`: sync flush, tail removed."""
+        out = c.compress(msg) + c.flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(TAIL)
+        return out[:-4]
+
+    # mode 0: negotiation -- flags (bit 0 no_context_takeover, bit 1 ask the peer), window bits
+    def neg(value, flags=0, bits=15):
+        return bytes([0, flags, bits]) + value
+    offers = {
+        "plain": b"permessage-deflate",
+        "chrome": b"permessage-deflate; client_max_window_bits",
+        "firefox": b"permessage-deflate",
+        "rfc7692-8.2.1": b"permessage-deflate; client_max_window_bits; server_max_window_bits=10, permessage-deflate; client_max_window_bits",
+        "both-takeover": b"permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        "windows": b"permessage-deflate; server_max_window_bits=8; client_max_window_bits=12",
+        "quoted": b'permessage-deflate; server_max_window_bits="10"',
+        "leading-zero": b"permessage-deflate; server_max_window_bits=09, permessage-deflate",
+        "too-big": b"permessage-deflate; client_max_window_bits=16",
+        "duplicate": b"permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+        "unknown": b"x-webkit-deflate-frame, permessage-deflate; foo=1, PerMessage-Deflate",
+        "twice": b"permessage-deflate, permessage-deflate",
+        "response": b"permessage-deflate; server_no_context_takeover; client_max_window_bits=9",
+        "bad-syntax": b"permessage-deflate; =; client_max_window_bits",
+    }
+    for name, value in offers.items():
+        write(t, "neg-" + name, neg(value))
+    write(t, "neg-config", neg(offers["chrome"], flags=3, bits=10))
+
+    # mode 1: inflating -- flags, read_buffer selector, max_message (u16 LE), read sizes, frames
+    def inf(flags, frames, sizes=b"", max_msg=0, read_buf=0):
+        return bytes([1, flags, read_buf]) + struct.pack("<H", max_msg) + bytes([len(sizes)]) + sizes + frames
+
+    def fr(payload, text=False, fin=True, kind=0, plain=False, bad_rsv=False):
+        k = kind | (4 if text else 0) | (8 if fin else 0) | (0x10 if plain else 0) | (0x40 if bad_rsv else 0)
+        if len(payload) > 255:
+            return bytes([k | 0x20]) + struct.pack("<H", len(payload)) + payload
+        return bytes([k, len(payload)]) + payload
+
+    CLIENT, NO_TAKEOVER, LIMIT, CLOSE = 1, 2, 4, 8
+    READ_INTO, STREAM = 0x10, 0x20
+    c = deflater()
+    hello1, hello2 = pmd(c, b"Hello"), pmd(c, b"Hello")
+    write(t, "inf-rfc7692-7.2.3.1-hello", inf(CLOSE, fr(bytes.fromhex("f248cdc9c90700"), text=True)))
+    write(t, "inf-context-takeover", inf(CLOSE, fr(hello1, text=True) + fr(hello2, text=True)))
+    c = deflater()
+    lorem = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 40
+    big = pmd(c, lorem)
+    half = len(big) // 2
+    write(t, "inf-fragmented-ping-between", inf(CLOSE, fr(big[:half], fin=False)
+          + fr(b"ping", kind=2) + fr(big[half:], kind=1) + fr(pmd(c, lorem[:100]), text=True),
+          sizes=bytes([3, 0, 50, 7])))
+    write(t, "inf-no-takeover", inf(CLOSE | NO_TAKEOVER, fr(pmd(deflater(), b"abcabcabc"))
+          + fr(pmd(deflater(), b"abcabcabc"))))
+    write(t, "inf-empty-message", inf(CLOSE, fr(b"\x00") + fr(b"", text=True)))
+    fin = zlib.compressobj(6, zlib.DEFLATED, -15)
+    ended = fin.compress(b"final block") + fin.flush(zlib.Z_FINISH)
+    write(t, "inf-bfinal-then-more", inf(CLOSE, fr(ended) + fr(pmd(deflater(), b"next"))))
+    write(t, "inf-bytes-after-end-1007", inf(CLOSE, fr(ended + b"\x00")))
+    write(t, "inf-invalid-data-1007", inf(CLOSE, fr(b"\xff\xff\xff\xff")))
+    write(t, "inf-invalid-utf8-1007", inf(CLOSE, fr(pmd(deflater(), "κόσμε".encode() + b"\xed\xa0\x80"), text=True)))
+    bomb = pmd(deflater(), bytes(20000))
+    write(t, "inf-bomb-1009", inf(CLOSE | LIMIT, fr(bomb), max_msg=1000))
+    write(t, "inf-bomb-streamed-1009", inf(CLOSE | LIMIT | STREAM, fr(bomb), max_msg=1000, sizes=b"\x05"))
+    write(t, "inf-client-read-into", inf(CLIENT | CLOSE | READ_INTO, fr(hello1, text=True) + fr(b"ping", kind=2)
+          + fr(hello2, text=True)))
+    write(t, "inf-client-stream-big", inf(CLIENT | CLOSE | STREAM, fr(big) + fr(lorem[:300], plain=True),
+          read_buf=0, sizes=bytes([200])))
+    write(t, "inf-plain-and-compressed", inf(CLOSE, fr(b"plain text", text=True, plain=True) + fr(hello1, text=True)))
+    write(t, "inf-rsv1-on-continuation-1002", inf(CLOSE, fr(big[:half], fin=False) + fr(big[half:], kind=1, bad_rsv=True)))
+    write(t, "inf-eof-mid-message", inf(0, fr(big[:half], fin=False)))
+
+    # mode 2: deflating -- flags, level, min_size, window bits - 8, messages (length byte, bytes)
+    def dfl(flags, level, min_size, bits, msgs):
+        out = bytes([2, flags, level, min_size, bits - 8])
+        for m in msgs:
+            assert len(m) < 128
+            out += bytes([len(m)]) + m
+        return out
+    msgs = [b"Hello", b"Hello", b"Hello, Hello, Hello", b"", bytes(range(100)), b"x" * 127]
+    write(t, "dfl-server-15", dfl(0, 6, 0, 15, msgs))
+    write(t, "dfl-server-9-no-takeover", dfl(2, 9, 0, 9, msgs))
+    write(t, "dfl-client-8-plain", dfl(1, 6, 0, 8, msgs))
+    write(t, "dfl-client-feed-text-min-size", dfl(1 | 4 | 8, 1, 10, 12, msgs))
+    write(t, "dfl-level-0", dfl(0, 0, 0, 15, msgs))
+
+
 if __name__ == "__main__":
     header_decode()
     decoder_split()
@@ -438,3 +569,5 @@ if __name__ == "__main__":
     parse_response_seeds()
     extensions_seeds()
     util_reader_seeds()
+    util_helpers_seeds()
+    util_deflate_seeds()

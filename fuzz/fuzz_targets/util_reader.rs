@@ -31,12 +31,15 @@
 //! sent). libFuzzer's `-malloc_limit_mb` / `-rss_limit_mb` catch unbounded allocation.
 #![no_main]
 
-use std::io::{self, Read, Write};
 use std::time::Duration;
+
+#[path = "shared/mod.rs"]
+mod shared;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use zerows_frame::{Decoder, Event, Rsv, Status};
+use shared::{End, Peer, Seen, model, pings, written_frames};
+use zerows_frame::Rsv;
 use zerows_util::{
     CloseCode, Config, Error, Extension, ExtensionError, Message, MessageDecoder, MessageEncoder,
     OpCode, Plain, Role, WebSocket,
@@ -50,51 +53,6 @@ struct Knobs {
     max_frame: u8,
     leftover: u8,
     n_sizes: u8,
-}
-
-/// The in-memory peer.
-#[derive(Debug)]
-struct Peer {
-    input: Vec<u8>,
-    pos: usize,
-    sizes: Vec<u8>,
-    next: usize,
-    interrupted: bool,
-    written: Vec<u8>,
-}
-
-impl Read for Peer {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut n = if self.sizes.is_empty() {
-            usize::MAX
-        } else {
-            let s = self.sizes[self.next % self.sizes.len()];
-            self.next += 1;
-            usize::from(s)
-        };
-        if n == 0 {
-            if !self.interrupted && self.pos < self.input.len() {
-                self.interrupted = true;
-                return Err(io::ErrorKind::Interrupted.into());
-            }
-            n = 1;
-        }
-        self.interrupted = false;
-        let n = n.min(buf.len()).min(self.input.len() - self.pos);
-        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-impl Write for Peer {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.written.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A toy extension: XOR 0x55, honouring the size limit; a decoded 0xFF is a protocol error.
@@ -134,94 +92,6 @@ impl MessageEncoder for Xor {
     }
 }
 
-/// What the application saw (or, from `model`, should see).
-#[derive(Debug, PartialEq, Eq)]
-enum Seen {
-    Text(Vec<u8>),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(Option<(u16, String)>),
-}
-
-/// How the connection should end, from `model`.
-#[derive(Debug, PartialEq, Eq)]
-enum End {
-    Closed,
-    Abnormal,
-    Protocol(zerows_frame::Error),
-}
-
-/// The messages and the end the connection must produce when no extension is installed: the
-/// stream decoded whole by `zerows_frame::Decoder` with the same rules (the decoder itself is
-/// checked against the RFC by `frame_decoder_split`), data frames assembled into messages.
-fn model(stream: &[u8], config: zerows_frame::Config) -> (Vec<Seen>, End) {
-    let mut d = Decoder::new(config);
-    let mut buf = stream.to_vec();
-    let mut seen = Vec::new();
-    let mut message: Option<(OpCode, Vec<u8>)> = None;
-    loop {
-        let (ev, used) = match d.next(&mut buf) {
-            Err(e) => return (seen, End::Protocol(e)),
-            Ok(Status::Partial) => return (seen, End::Abnormal),
-            Ok(Status::Complete(x)) => x,
-        };
-        match ev {
-            Event::Header(h) => {
-                if h.opcode != OpCode::Continuation {
-                    message = Some((h.opcode, Vec::new()));
-                }
-            }
-            Event::Payload(p) => message.as_mut().unwrap().1.extend_from_slice(p),
-            Event::FrameEnd { fin: true } => {
-                let (op, data) = message.take().unwrap();
-                seen.push(match op {
-                    // With validate_utf8 off, zerows-util hands invalid "text" to the
-                    // application as Binary (sync.rs `view`); modelled as it is, see the report.
-                    OpCode::Text if std::str::from_utf8(&data).is_ok() => Seen::Text(data),
-                    _ => Seen::Binary(data),
-                });
-            }
-            Event::FrameEnd { fin: false } => {}
-            Event::Ping(p) => seen.push(Seen::Ping(p.to_vec())),
-            Event::Pong(p) => seen.push(Seen::Pong(p.to_vec())),
-            Event::Close(c) => {
-                seen.push(Seen::Close(c.map(|c| (c.code.0, c.reason.to_owned()))));
-                return (seen, End::Closed);
-            }
-        }
-        buf.drain(..used);
-    }
-}
-
-/// Decodes what the connection wrote, as its peer would: (pong payloads, close frame if any).
-fn written_frames(out: &[u8], our_role: Role) -> (Vec<Vec<u8>>, Option<Option<(u16, String)>>) {
-    let peer = match our_role {
-        Role::Server => Role::Client,
-        Role::Client => Role::Server,
-    };
-    let mut d = Decoder::new(zerows_frame::Config::new(peer));
-    let mut buf = out.to_vec();
-    let mut pongs = Vec::new();
-    let mut close = None;
-    while !buf.is_empty() {
-        let r = d.next(&mut buf);
-        let (ev, used) = match r {
-            Ok(Status::Complete(x)) => x,
-            Ok(Status::Partial) => panic!("written frames end mid-frame: {out:02x?}"),
-            Err(e) => panic!("written frames are invalid ({e:?}): {out:02x?}"),
-        };
-        assert!(close.is_none(), "a frame after our close frame");
-        match ev {
-            Event::Pong(p) => pongs.push(p.to_vec()),
-            Event::Close(c) => close = Some(c.map(|c| (c.code.0, c.reason.to_owned()))),
-            ev => panic!("a read wrote {ev:?}"),
-        }
-        buf.drain(..used);
-    }
-    (pongs, close)
-}
-
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let Ok(k) = Knobs::arbitrary(&mut u) else {
@@ -257,14 +127,7 @@ fuzz_target!(|data: &[u8]| {
     let mut frame_config = config.frame;
     frame_config.role = role;
     let leftover = usize::from(k.leftover).min(stream.len());
-    let peer = Peer {
-        input: stream[leftover..].to_vec(),
-        pos: 0,
-        sizes: sizes.to_vec(),
-        next: 0,
-        interrupted: false,
-        written: Vec::new(),
-    };
+    let peer = Peer::new(stream[leftover..].to_vec(), sizes);
     let mut ws = WebSocket::from_raw(Plain(peer), role, &stream[..leftover], config);
     if k.flags & 4 != 0 {
         ws.set_extension(Extension::new(Rsv::RSV1, Box::new(Xor), Box::new(Xor)));
@@ -325,13 +188,7 @@ fuzz_target!(|data: &[u8]| {
 
     let peer = &ws.get_ref().0;
     let (pongs, close) = written_frames(&peer.written, role);
-    let pings: Vec<Vec<u8>> = seen
-        .iter()
-        .filter_map(|s| match s {
-            Seen::Ping(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect();
+    let pings = pings(&seen);
     if auto_pong {
         assert_eq!(pongs, pings, "pongs do not answer the pings");
     } else {
