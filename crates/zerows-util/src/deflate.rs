@@ -517,13 +517,16 @@ impl Inflater {
             }
             let before_in = self.decompress.total_in();
             let before_len = out.len();
-            let status = self
+            let result = self
                 .decompress
-                .decompress_vec(input, out, FlushDecompress::Sync)
-                .map_err(|_| ExtensionError::INVALID_DATA)?;
+                .decompress_vec(input, out, FlushDecompress::Sync);
+            // A reused buffer (streaming reads) may have more spare room than the limit leaves:
+            // output past the limit came first, so it is reported first, even when the data turned
+            // out to be invalid further on in the same call.
             if out.len() > max_len {
                 return Err(ExtensionError::TOO_BIG);
             }
+            let status = result.map_err(|_| ExtensionError::INVALID_DATA)?;
             let used = usize::try_from(self.decompress.total_in() - before_in).unwrap_or(0);
             input = &input[used..];
             if status == Status::StreamEnd {
@@ -734,6 +737,35 @@ mod tests {
             i.decode(Rsv::RSV1, &[0], true, &mut out, 1000),
             Err(ExtensionError::INVALID_DATA)
         );
+    }
+
+    /// With a buffer whose spare room exceeds the limit (as when streaming reuses it), output
+    /// past the limit followed by invalid data in the same call is 1009, as with a bounded
+    /// buffer. Found by the `util_deflate` fuzz target (`message_reader` said 1007, `read` 1009).
+    #[test]
+    fn too_big_before_invalid_data_is_too_big() {
+        let mut d = Deflater::new(6, 15, false, 0);
+        let mut wire = Vec::new();
+        d.encode(OpCode::Binary, &[0u8; 20_000], &mut wire).unwrap();
+        // end the sync-flushed data, then a block header with BTYPE 11 (invalid, RFC 1951 §3.2.3)
+        wire.extend_from_slice(&TAIL);
+        wire.push(0xff);
+        for capacity in [0, 1000, 64 << 10] {
+            let mut i = Inflater::new(false);
+            let mut out = Vec::with_capacity(capacity);
+            assert_eq!(
+                i.decode(Rsv::RSV1, &wire, false, &mut out, 1000),
+                Err(ExtensionError::TOO_BIG),
+                "capacity {capacity}"
+            );
+            // the data alone is still invalid
+            let mut i = Inflater::new(false);
+            let mut out = Vec::with_capacity(capacity);
+            assert_eq!(
+                i.decode(Rsv::RSV1, &[0xff], false, &mut out, 1000),
+                Err(ExtensionError::INVALID_DATA)
+            );
+        }
     }
 
     #[test]
