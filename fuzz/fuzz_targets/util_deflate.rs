@@ -428,8 +428,12 @@ impl ModelInflate {
                     Err(InflateError::Invalid)
                 };
             }
-            if input.is_empty() || (used == 0 && self.d.total_out() == before_out) {
+            if input.is_empty() {
                 return Ok(());
+            }
+            if used == 0 && self.d.total_out() == before_out {
+                // no progress with input and room: never drop input, it is invalid
+                return Err(InflateError::Invalid);
             }
         }
     }

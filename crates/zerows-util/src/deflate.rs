@@ -506,9 +506,10 @@ impl Inflater {
                     input = &input[used..];
                     if status == Status::StreamEnd {
                         self.ended = true;
+                        return nothing_left(input);
                     }
                     if used == 0 {
-                        return Ok(());
+                        return nothing_left(input);
                     }
                     continue;
                 }
@@ -531,20 +532,27 @@ impl Inflater {
             input = &input[used..];
             if status == Status::StreamEnd {
                 self.ended = true;
-                if !input.is_empty() {
-                    // bytes after the end of the deflate stream
-                    return Err(ExtensionError::INVALID_DATA);
-                }
-                return Ok(());
+                return nothing_left(input);
             }
             if out.len() < out.capacity() && input.is_empty() {
                 // all input taken and the output not full: nothing more to produce now
                 return Ok(());
             }
             if used == 0 && out.len() == before_len && out.len() < out.capacity() {
-                return Ok(());
+                return nothing_left(input);
             }
         }
+    }
+}
+
+/// Input is never dropped: bytes zlib will not take — after the end of the deflate stream
+/// (BFINAL, RFC 7692 §7.2.3.5), or when it makes no progress although it has input and room (which
+/// a valid stream never causes) — are invalid data.
+fn nothing_left(rest: &[u8]) -> Result<(), ExtensionError> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(ExtensionError::INVALID_DATA)
     }
 }
 
@@ -737,6 +745,35 @@ mod tests {
             i.decode(Rsv::RSV1, &[0], true, &mut out, 1000),
             Err(ExtensionError::INVALID_DATA)
         );
+    }
+
+    /// A stream that ends (BFINAL) while the output is exactly at the limit, with bytes after
+    /// the end in the same chunk: invalid data, not silently dropped bytes. Found by the
+    /// `util_deflate` fuzz target (the at-the-limit probe returned `Ok` and discarded the rest of
+    /// the chunk). Every split of the stream into two chunks, junk after the end in the second.
+    #[test]
+    fn bytes_after_the_end_at_the_limit_are_invalid() {
+        let mut c = Compress::new(Compression::default(), false);
+        let mut wire = Vec::with_capacity(64);
+        let text = b"0123456789abcdefghij";
+        c.compress_vec(text, &mut wire, FlushCompress::Finish)
+            .unwrap();
+        for limit in [text.len(), text.len() + 1, 1000] {
+            for split in 0..wire.len() {
+                let mut i = Inflater::new(false);
+                let mut out = Vec::new();
+                let second = [&wire[split..], b"junk"].concat();
+                let r = i
+                    .decode(Rsv::RSV1, &wire[..split], false, &mut out, limit)
+                    .and_then(|()| i.decode(Rsv::RSV1, &second, false, &mut out, limit));
+                assert_eq!(
+                    r,
+                    Err(ExtensionError::INVALID_DATA),
+                    "limit {limit}, split at {split}"
+                );
+                assert_eq!(out, text);
+            }
+        }
     }
 
     /// With a buffer whose spare room exceeds the limit (as when streaming reuses it), output
