@@ -83,14 +83,15 @@ impl Config {
     /// Default largest frame `send_*` writes: 16 MiB.
     pub const DEFAULT_MAX_SEND_FRAME_SIZE: usize = 16 << 20;
 
-    /// Sets the maximum message size (and caps the maximum frame size to it).
+    /// Sets the maximum message size (and caps the maximum frame size to it). Control frames do
+    /// not count: they are bounded at 125 bytes by RFC 6455 §5.5 and always accepted up to that.
     #[must_use]
     pub fn max_message_size(mut self, bytes: u64) -> Config {
         self.frame = self.frame.max_message_size(bytes);
         self
     }
 
-    /// Sets the maximum frame payload size.
+    /// Sets the maximum data frame payload size (control frames: 125 bytes, RFC 6455 §5.5).
     #[must_use]
     pub fn max_frame_size(mut self, bytes: u64) -> Config {
         self.frame = self.frame.max_frame_size(bytes);
