@@ -59,9 +59,14 @@
 //! - `util` (default): [`util`], and with it [`frame`] and [`upgrade`].
 //! - `tokio`: [`AsyncWebSocket`] and its split halves.
 //! - `deflate` (default): permessage-deflate, `util::deflate`.
-//! - `frame`: only the `no_std` frame layer.
-//! - `upgrade`: only the handshake.
+//! - `frame`: the frame layer. With `default-features = false` and only this feature the crate is
+//!   `no_std` and needs no allocator (CI builds it for `thumbv7em-none-eabihf`).
+//! - `alloc`: the frame layer's `Vec` helpers, still `no_std`.
+//! - `upgrade`: the handshake; alone, its `no_std` sans-IO core.
+//! - `std`: run-time SIMD detection (AVX2 masking, SIMD UTF-8) and, with `upgrade`, the
+//!   handshake's `std::io` entry points. `util` turns it on.
 //! - `http`: handshake interop with the `http` crate (hyper, axum).
+#![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
