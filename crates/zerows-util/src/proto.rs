@@ -66,6 +66,9 @@ pub(crate) struct ReadCore {
     rbuf: Vec<u8>,
     start: usize,
     end: usize,
+    /// How much of `rbuf` ever held received bytes (the high-water mark of `end`): what must be
+    /// zeroed before the buffer goes back to a pool shared with other connections.
+    rbuf_used: usize,
     /// Message buffer; the message so far is `msg[..msg_len]` (`msg.len()` is what is initialised).
     msg: Vec<u8>,
     msg_len: usize,
@@ -105,6 +108,7 @@ impl ReadCore {
             rbuf: Vec::new(),
             start: 0,
             end: 0,
+            rbuf_used: 0,
             msg: Vec::new(),
             msg_len: 0,
             loc: MsgLoc::Assembled,
@@ -147,6 +151,7 @@ impl ReadCore {
         }
         self.rbuf[self.end..need].copy_from_slice(bytes);
         self.end = need;
+        self.rbuf_used = self.rbuf_used.max(need);
     }
 
     /// Whether the core holds no buffer and has no partial frame: the next bytes may be read into a
@@ -170,11 +175,12 @@ impl ReadCore {
     pub(crate) fn release_if_idle(&mut self) {
         if self.pool.is_some() && self.is_idle() {
             if let Some(pool) = &self.pool {
-                pool.give(std::mem::take(&mut self.rbuf));
+                pool.give_used(std::mem::take(&mut self.rbuf), self.rbuf_used);
                 pool.give(std::mem::take(&mut self.msg));
             }
             self.start = 0;
             self.end = 0;
+            self.rbuf_used = 0;
             self.msg_len = 0;
             self.loc = MsgLoc::Assembled;
         }
@@ -185,6 +191,7 @@ impl ReadCore {
             self.rbuf = pool::take(self.pool.as_ref(), self.read_buffer_size);
             self.start = 0;
             self.end = 0;
+            self.rbuf_used = 0;
         }
     }
 
@@ -239,6 +246,7 @@ impl ReadCore {
     pub(crate) fn filled(&mut self, n: usize) -> Result<(), Fail> {
         if !self.direct {
             self.end += n;
+            self.rbuf_used = self.rbuf_used.max(self.end);
             return Ok(());
         }
         self.direct = false;

@@ -507,3 +507,103 @@ fn messages_larger_than_a_frame_are_split_on_send() {
     assert!(client.read().unwrap() == Message::Text(&text));
     t.join().unwrap();
 }
+
+/// A transport that looks at every buffer it is asked to read into, as any `Read` impl can.
+struct Snooping {
+    io: UnixStream,
+    /// Read targets that held a byte of another connection's marker.
+    saw: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Read for Snooping {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.windows(8).any(|w| w == b"SECRET-A") || buf.contains(&b'#') {
+            self.saw.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.io.read(buf)
+    }
+}
+
+impl Write for Snooping {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.io.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl zerows_util::Transport for Snooping {}
+
+/// Audit finding: `BufferPool::take` handed out a previous user's bytes. With one pool shared by
+/// many connections, nothing one connection received may be visible to the next user of a buffer:
+/// not to `take`, and not to another connection's transport.
+#[test]
+fn pooled_buffers_never_show_another_connections_bytes() {
+    let pool = BufferPool::new(64);
+    let secret: Vec<u8> = b"SECRET-A".iter().cycle().take(6000).copied().collect();
+    let hashes = vec![b'#'; 300];
+    {
+        let (mut a, mut peer) = server_pair(Config::default().pool(pool.clone()));
+        // Small (in the read buffer), large (read straight into the message buffer), fragmented
+        // (assembled), a ping and a close reason: every place received bytes land.
+        peer.send(OpCode::Binary, true, &secret[..64]);
+        peer.send(OpCode::Binary, true, &secret);
+        peer.send(OpCode::Binary, false, &hashes);
+        peer.send(OpCode::Continuation, true, &secret[..500]);
+        peer.send(OpCode::Ping, true, b"SECRET-A#");
+        peer.send(OpCode::Binary, true, b"end");
+        let fragmented = [hashes.clone(), secret[..500].to_vec()].concat();
+        for want in [&secret[..64], &secret[..], &fragmented[..], b"end"] {
+            assert_eq!(ws_binary(&mut a), want);
+        }
+        // A burst that fills the whole read buffer.
+        let burst: Vec<u8> = (0..300)
+            .flat_map(|_| peer.frame(OpCode::Binary, true, &secret[..64]))
+            .collect();
+        peer.send_raw(&burst);
+        for _ in 0..300 {
+            assert_eq!(ws_binary(&mut a), &secret[..64]);
+        }
+        a.release_buffers();
+        assert!(pool.idle() >= 1);
+    }
+    let saw = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (io, other) = UnixStream::pair().unwrap();
+    let mut b = WebSocket::from_raw(
+        Snooping {
+            io,
+            saw: saw.clone(),
+        },
+        Role::Server,
+        &[],
+        Config::default().pool(pool.clone()),
+    );
+    let mut peer = Peer::new(other, Role::Client);
+    for i in 0..20 {
+        let payload = vec![b'b'; 1 + i * 700];
+        peer.send(OpCode::Binary, true, &payload);
+        assert_eq!(ws_binary(&mut b), payload);
+    }
+    assert_eq!(
+        saw.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "a transport saw another connection's bytes"
+    );
+    drop(b);
+    for len in [1, 64, 4096, 16 << 10, 64 << 10] {
+        let buf = pool.take(len);
+        assert!(buf.iter().all(|&b| b == 0), "take({len}) showed old bytes");
+        pool.give(buf);
+    }
+}
+
+fn ws_binary<S: zerows_util::Transport>(ws: &mut WebSocket<S>) -> Vec<u8> {
+    loop {
+        match ws.read().unwrap() {
+            Message::Binary(b) => return b.to_vec(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
