@@ -19,9 +19,30 @@ use crate::pool::{self, BufferPool};
 /// Payloads at least this large are read straight into the message buffer when the read buffer is
 /// empty, saving a copy.
 const DIRECT_MIN: u64 = 4096;
-/// The first direct read reserves at most this much; later ones at most double what arrived, so a
-/// peer that declares a huge frame and sends nothing cannot make us allocate it.
+/// The message buffer may always hold this much; beyond it, at most twice what arrived. A peer that
+/// declares a huge frame and sends nothing cannot make us allocate it.
 const DIRECT_FIRST: usize = 64 << 10;
+
+/// The capacity the message buffer may have once `received` bytes of the message arrived: at most
+/// `max(64 KiB, 2 × received)`, and never more than the message limit (`docs/security.md`,
+/// "Limits"; `tests/memory_bounds.rs` measures both).
+fn message_capacity_bound(received: usize, max_message: usize) -> usize {
+    DIRECT_FIRST
+        .max(received.saturating_mul(2))
+        .min(max_message)
+}
+
+/// Makes room in `msg` for `need` bytes in all, growing geometrically (at most doubling the bytes
+/// it holds, so appends stay amortised O(1)) but never past `bound` (which is at least `need`) —
+/// unlike `Vec`'s own doubling, which can reach twice what arrived on top of a reservation, or
+/// overshoot the message limit.
+fn reserve_message(msg: &mut Vec<u8>, need: usize, bound: usize) {
+    if need <= msg.capacity() {
+        return;
+    }
+    let target = need.max(msg.len().saturating_mul(2)).min(bound.max(need));
+    msg.reserve_exact(target - msg.len());
+}
 
 /// What [`ReadCore::process`] produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,11 +249,14 @@ impl ReadCore {
             && let Some(rem) = self.decoder.payload_remaining()
             && rem >= DIRECT_MIN
         {
-            let cap = DIRECT_FIRST.max(self.msg_len);
+            // Reserve up to the bound for what arrived so far, never more than the frame's rest.
+            let bound = message_capacity_bound(self.msg_len, self.max_message);
+            let cap = bound.saturating_sub(self.msg_len).max(1);
             let want = usize::try_from(rem).map_or(cap, |r| r.min(cap));
             let need = self.msg_len + want;
             self.ensure_msg();
             if self.msg.len() < need {
+                reserve_message(&mut self.msg, need, bound);
                 self.msg.resize(need, 0);
             }
             self.direct = true;
@@ -349,13 +373,17 @@ impl ReadCore {
                             len: used,
                         };
                     } else {
-                        // Append (amortised growth); grows only with bytes that arrived.
+                        // Append (amortised growth within the bound); grows only with bytes that
+                        // arrived.
                         if self.msg.capacity() == 0
                             && let Some(pool) = &self.pool
                         {
                             self.msg = pool.take(0);
                         }
                         self.msg.truncate(self.msg_len);
+                        let need = self.msg_len + p.len();
+                        let bound = message_capacity_bound(need, self.max_message);
+                        reserve_message(&mut self.msg, need, bound);
                         self.msg.extend_from_slice(p);
                         self.msg_len = self.msg.len();
                     }
