@@ -117,7 +117,9 @@ fn declared_header(len: u64) -> Vec<u8> {
 
 #[test]
 fn a_declared_frame_costs_at_most_twice_what_arrived_beyond_64_kib() {
-    for received in [0usize, 1_000, 5_000, 40_000, 70_000, 100_000, 300_000, 1_000_000] {
+    for received in [
+        0usize, 1_000, 5_000, 40_000, 70_000, 100_000, 300_000, 1_000_000,
+    ] {
         let (mut ws, peer) = server(Config::default());
         let mut bytes = declared_header(16 << 20);
         bytes.resize(bytes.len() + received, 0xab);
@@ -145,10 +147,7 @@ fn a_message_at_the_limit_peaks_at_the_limit_plus_the_read_buffer() {
         ("16 × 64 KiB", vec![64 << 10; 16]),
         ("1024 × 1 KiB", vec![1 << 10; 1024]),
         ("100 B then the rest", vec![100, LIMIT - 100]),
-        (
-            "uneven",
-            vec![5, 300_000, 7, 700_000, 1, LIMIT - 1_000_013],
-        ),
+        ("uneven", vec![5, 300_000, 7, 700_000, 1, LIMIT - 1_000_013]),
     ];
     for (name, sizes) in shapes {
         assert_eq!(sizes.iter().sum::<usize>(), LIMIT, "{name}");
