@@ -2,7 +2,11 @@
 # shellcheck disable=SC2016  # backquotes in printf formats are markdown, not expansions
 # Autobahn TestSuite conformance runs (issue 5), driven by kosoku (PyPI).
 #
-# Usage: scripts/autobahn.sh [server-sync] [server-tokio] [client]   (default: all three)
+# Usage: scripts/autobahn.sh [--docs FILE] [server-sync] [server-tokio] [client]   (default: all three)
+#
+#   --docs FILE   after the runs, replace the generated block of FILE (docs/conformance.md)
+#                 with the results: the tables are regenerated, never edited, and name the
+#                 commit they ran on (and whether the tree had uncommitted changes)
 #
 #   server-sync   kosoku -m fuzzingclient  against examples/echo_server        (sync, thread per connection)
 #   server-tokio  kosoku -m fuzzingclient  against examples/echo_server_tokio  (-p $AUTOBAHN_PARALLEL_SERVER_TOKIO)
@@ -67,13 +71,22 @@ usage() { sed -n '3,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0
 
 # ---- arguments ----------------------------------------------------------------------------
 RUNS=()
-for arg in "$@"; do
-    case $arg in
-        server-sync | server-tokio | client) RUNS+=("$arg") ;;
+DOCS=
+while [ $# -gt 0 ]; do
+    case $1 in
+        server-sync | server-tokio | client) RUNS+=("$1") ;;
+        --docs) [ $# -ge 2 ] || die "--docs needs a file"; DOCS=$2; shift ;;
+        --docs=*) DOCS=${1#--docs=} ;;
         -h | --help) usage; exit 0 ;;
-        *) usage >&2; die "unknown run '$arg' (expected server-sync, server-tokio, client)" ;;
+        *) usage >&2; die "unknown argument '$1' (expected server-sync, server-tokio, client, --docs FILE)" ;;
     esac
+    shift
 done
+if [ -n "$DOCS" ]; then
+    [ -f "$DOCS" ] || die "--docs: $DOCS does not exist"
+    grep -q '^<!-- BEGIN GENERATED (scripts/autobahn.sh --docs) -->$' "$DOCS" \
+        || die "--docs: $DOCS has no '<!-- BEGIN GENERATED (scripts/autobahn.sh --docs) -->' line"
+fi
 [ ${#RUNS[@]} -gt 0 ] || RUNS=(server-sync server-tokio client)
 
 for n in "$PAR_SYNC" "$PAR_TOKIO" "$RUN_TIMEOUT" "$STARTUP_TIMEOUT"; do
@@ -341,10 +354,19 @@ for run in "${RUNS[@]}"; do
 done
 
 # ---- all runs together --------------------------------------------------------------------------
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+    tree="commit \`$commit\` **with uncommitted changes to crates/** (not reproducible from the commit)"
+else
+    tree="commit \`$commit\`"
+fi
+cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
+machine="${cpu:-unknown CPU}, $(nproc) CPUs, Linux $(uname -r); $(rustc --version 2>/dev/null || echo 'rustc ?')"
 {
     printf '## Autobahn TestSuite results\n\n'
     printf 'kosoku %s, %s, cases: `%s`%s.\n\n' "$KOSOKU_VERSION" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
         "$SELECTION" "${EXCLUDE:+, excluding \`$EXCLUDE\`}"
+    printf 'Source: %s. Machine: %s.\n\n' "$tree" "$machine"
     printf 'Produced by `scripts/autobahn.sh %s`.\n\n' "${RUNS[*]}"
     for run in "${RUNS[@]}"; do
         if [ -f "$OUT/$run/summary.md" ]; then
@@ -355,6 +377,23 @@ done
         fi
     done
 } >"$OUT/summary.md"
+
+if [ -n "$DOCS" ]; then
+    # The block between the markers is replaced by the summary, demoted one heading level.
+    "$VENV/bin/python" - "$DOCS" "$OUT/summary.md" <<'EOF'
+import sys
+docs, summary = sys.argv[1], sys.argv[2]
+begin = "<!-- BEGIN GENERATED (scripts/autobahn.sh --docs) -->"
+end = "<!-- END GENERATED -->"
+text = open(docs).read()
+pre, rest = text.split(begin + "\n", 1)
+_, post = rest.split(end, 1)
+body = open(summary).read().strip() + "\n"
+body = "\n".join(("#" + l) if l.startswith("#") else l for l in body.splitlines()) + "\n"
+open(docs, "w").write(pre + begin + "\n\n" + body + "\n" + end + post)
+EOF
+    log "wrote the results into $DOCS"
+fi
 
 printf '\nAutobahn conformance (%s%s):\n' "$SELECTION" "${EXCLUDE:+; excluding $EXCLUDE}"
 for run in "${RUNS[@]}"; do
