@@ -525,3 +525,79 @@ fn compressed_messages_larger_than_a_frame_are_split() {
     assert!(client.read().unwrap() == Message::Binary(&noise));
     t.join().unwrap();
 }
+
+/// RFC 7692 §7.1.2.2: a client that offers `client_max_window_bits=9` promises to compress within
+/// 512 bytes. zerows inflates with a 15-bit window whatever was agreed, and accepts a peer's data
+/// that reaches further back (up to 32 KiB, the most DEFLATE can express), the same way through
+/// every read API and whatever the read sizes: the agreed window binds the sender; policing it would
+/// need a second DEFLATE parse per message and protects nothing, since our window costs the same
+/// 47 KiB either way (docs/deflate.md, "A peer beyond its window").
+#[test]
+fn peer_data_beyond_the_agreed_window_is_accepted_by_every_read_api() {
+    let agreed = server_agrees("permessage-deflate; client_max_window_bits=9").unwrap();
+    assert_eq!(agreed.client_max_window_bits, 9);
+    // 20,000 incompressible bytes, then the same again: the second copy is one back-reference of
+    // distance 20,000; the second message reaches 40,000 bytes back into the first.
+    let mut x = 0x2545_f491_u32;
+    let random: Vec<u8> = (0..20_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let first = [random.clone(), random.clone()].concat();
+    let second = random[..3000].to_vec();
+    let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+    let mut wire = Vec::new();
+    let mut sizes = Vec::new();
+    for m in [&first, &second] {
+        let mut z = Vec::with_capacity(m.len() + 1024);
+        c.compress_vec(m, &mut z, flate2::FlushCompress::Sync)
+            .unwrap();
+        z.truncate(z.len() - 4);
+        sizes.push(z.len());
+        wire.extend(raw(OpCode::Binary, true, true, &z));
+    }
+    assert!(
+        sizes[0] < 21_000 && sizes[1] < 100,
+        "the test data must use far back-references: {sizes:?}"
+    );
+    let server = |read_buffer: usize| {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let mut ws = WebSocket::from_raw(
+            a,
+            Role::Server,
+            &[],
+            Config::default().read_buffer_size(read_buffer),
+        );
+        ws.set_extension(agreed.extension(Role::Server));
+        b.write_all(&wire).unwrap();
+        (ws, b)
+    };
+    for read_buffer in [512, 16 << 10] {
+        let (mut ws, _peer) = server(read_buffer);
+        for want in [&first, &second] {
+            match ws.read().unwrap() {
+                Message::Binary(got) => assert!(got == &want[..], "read, {read_buffer}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let (mut ws, _peer) = server(read_buffer);
+        let mut buf = Vec::new();
+        for want in [&first, &second] {
+            assert_eq!(ws.read_into(&mut buf).unwrap(), OpCode::Binary);
+            assert!(&buf == want, "read_into, {read_buffer}");
+        }
+        let (mut ws, _peer) = server(read_buffer);
+        for want in [&first, &second] {
+            let mut r = ws.message_reader().unwrap();
+            let mut got = Vec::new();
+            while let Some(chunk) = r.next_chunk().unwrap() {
+                got.extend_from_slice(chunk);
+            }
+            assert!(&got == want, "message_reader, {read_buffer}");
+        }
+    }
+}
