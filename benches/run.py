@@ -13,15 +13,33 @@ Phases, in order (``--only`` picks some):
 Servers run pinned to CPU 0 and the load generator to CPU 1 (taskset), loopback only.
 Results go to $CARGO_TARGET_DIR/zerows-bench-results/*.jsonl (default target/).
 
-Usage: python3 benches/run.py [--smoke] [--only echo,memory] [--no-build]
+Any failure (a build, criterion, a non-zero exit of a server, load generator or alloc_count, a
+timeout, an echo mismatch, a server that dies, an exception) is recorded, in the phase's own
+records where it has one (echo, handshake, memory) and otherwise in errors.jsonl; the run goes on
+with the next measurement, then prints every failure and exits 1. report.py exits 1 too when the
+results it reads hold a failure.
+
+Environment:
+  ZEROWS_BENCH_BIN      directory of echo_server, loadgen, alloc_count (default: the
+                        `--profile bench` output, $CARGO_TARGET_DIR/release); the harness test
+                        (benches/test_harness.py) points it at fakes
+  ZEROWS_BENCH_TIMEOUT  seconds a child may take beyond its planned duration before it counts as
+                        hung (default 120)
+  ZEROWS_BENCH_PAUSE    factor for the pauses that let the kernel drop closed sockets between
+                        runs (default 1; the harness test uses 0)
+
+Usage: python3 benches/run.py [--smoke] [--only echo,memory] [--no-build] [--keep] [--publish]
 """
 
 import argparse
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,9 +47,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", "target"))
 if not TARGET.is_absolute():
     TARGET = ROOT / TARGET
-BIN = TARGET / "release"  # `--profile bench` builds land here
+BIN = Path(os.environ.get("ZEROWS_BENCH_BIN") or TARGET / "release")  # `--profile bench` output
 OUT = TARGET / "zerows-bench-results"
+SLACK = float(os.environ.get("ZEROWS_BENCH_TIMEOUT") or 120)
+PAUSE = float(os.environ.get("ZEROWS_BENCH_PAUSE") or 1)
 
+PHASES = ["criterion", "alloc", "echo", "handshake", "memory", "report"]
 ECHO_SERVERS = ["raw", "zerows-sync", "zerows-tokio", "tokio-tungstenite", "fastwebsockets",
                 "tokio-websockets"]
 MEMORY_SERVERS = ["bare", "zerows-tokio", "zerows-tokio-boxaccept", "zerows-tokio-nopool",
@@ -53,9 +74,27 @@ SMOKE = dict(
                "--nresamples", "1000", "--noplot"],
 )
 
+# Every failure of this run, as (phase, what, error), for the summary at the end.
+FAILURES = []
+
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def fail(phase, what, error, record=True):
+    """Notes a failure for the final summary; with `record`, also in errors.jsonl (for failures
+    that have no record of their own in the phase's results)."""
+    error = str(error).strip()[-500:] or "failed (no message)"
+    FAILURES.append((phase, what, error))
+    log(f"FAILED {phase}: {what}: {error}")
+    if record:
+        append("errors", {"phase": phase, "what": what, "error": error})
+
+
+def pause(secs):
+    if PAUSE > 0:
+        time.sleep(secs * PAUSE)
 
 
 def pinned(core, cmd):
@@ -66,12 +105,36 @@ def pinned(core, cmd):
 
 def cargo(args):
     log("cargo " + " ".join(args))
-    subprocess.run(["cargo"] + args, cwd=ROOT, check=True)
+    return subprocess.run(["cargo"] + args, cwd=ROOT).returncode
 
 
 def append(name, rec):
     with open(OUT / f"{name}.jsonl", "a") as f:
         f.write(json.dumps(rec) + "\n")
+
+
+def tail(text, n=300):
+    return (text or "").strip()[-n:]
+
+
+class Lines:
+    """Lines of a child's pipe, read by a thread, so a caller can wait for one with a timeout
+    (a child that neither prints nor exits must not hang the run)."""
+
+    def __init__(self, pipe):
+        self.q = queue.Queue()
+        threading.Thread(target=self._pump, args=(pipe,), daemon=True).start()
+
+    def _pump(self, pipe):
+        for line in pipe:
+            self.q.put(line)
+        self.q.put("")  # end of stream
+
+    def get(self, timeout):
+        try:
+            return self.q.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no output for {timeout:g} s") from None
 
 
 class Server:
@@ -88,22 +151,30 @@ class Server:
             pinned(0, [str(BIN / "echo_server"), "--stack", stack, "--addr", "127.0.0.1:0"]
                    + extra),
             stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline().split()
-        if len(line) != 2 or line[0] != "listening":
-            self.stop()
-            raise RuntimeError(f"{name}: server did not start")
-        self.addr = line[1]
         self.pid = self.proc.pid
+        try:
+            line = Lines(self.proc.stdout).get(max(SLACK, 30))
+        except TimeoutError as e:
+            self.stop()
+            raise RuntimeError(f"server {name} did not start: {e}") from None
+        words = line.split()
+        if len(words) != 2 or words[0] != "listening":
+            self.stop()
+            raise RuntimeError(f"server {name} did not start (exit code {self.proc.returncode}, "
+                               f"printed {line.strip()!r})")
+        self.addr = words[1]
 
-    def alive(self):
-        return self.proc.poll() is None
+    def died(self):
+        """Why the server is gone, or None while it runs."""
+        code = self.proc.poll()
+        return None if code is None else f"server {self.name} exited with code {code}"
 
     def rss_kib(self):
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
+        raise RuntimeError(f"server {self.name}: no VmRSS")
 
     def stop(self):
         if self.proc.poll() is None:
@@ -112,128 +183,228 @@ class Server:
 
 
 def loadgen(args, timeout):
-    p = subprocess.run(pinned(1, [str(BIN / "loadgen")] + args), capture_output=True, text=True,
-                       timeout=timeout)
+    """Runs the load generator; its JSON record, or {"error": why}."""
+    cmd = pinned(1, [str(BIN / "loadgen")] + args)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"loadgen timed out after {timeout:.1f} s"}
     if p.returncode != 0:
-        return {"error": (p.stderr or p.stdout).strip()[-300:]}
-    return json.loads(p.stdout.strip().splitlines()[-1])
+        return {"error": f"loadgen exit code {p.returncode}: {tail(p.stderr or p.stdout)}"}
+    try:
+        rec = json.loads(p.stdout.strip().splitlines()[-1])
+        if not isinstance(rec, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, IndexError) as e:
+        return {"error": f"loadgen printed no result ({e}): {tail(p.stdout)}"}
+    return rec
+
+
+def positive(rec, key):
+    """An error message unless rec[key] is a positive number (a run that measured nothing)."""
+    v = rec.get(key)
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+        return None
+    return f"loadgen reported {key} = {v!r}"
 
 
 def phase_criterion(cfg):
     cmd = ["bench", "-p", "zerows-benches", "--bench", "frame", "--bench", "messages",
            "--bench", "handshake", "--"] + cfg["criterion"]
-    cargo(cmd)
+    code = cargo(cmd)
+    if code != 0:
+        fail("criterion", "cargo " + " ".join(cmd[:9]), f"exit code {code}")
 
 
 def phase_alloc(cfg):
-    p = subprocess.run([str(BIN / "alloc_count"), "--n", str(cfg["alloc_n"])], check=True,
-                       capture_output=True, text=True)
+    cmd = [str(BIN / "alloc_count"), "--n", str(cfg["alloc_n"])]
+    # Under the counting allocator every stack runs its echo for n messages, twice over.
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=SLACK * 5)
+    if p.returncode != 0:
+        fail("alloc", "alloc_count", f"exit code {p.returncode}: {tail(p.stderr or p.stdout)}")
+    seen = 0
     for line in p.stdout.splitlines():
-        rec = json.loads(line)
-        append("alloc" if rec["mode"] == "alloc" else "alloc_handshake", rec)
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            mode = rec["mode"]
+        except (ValueError, KeyError, TypeError) as e:
+            fail("alloc", "alloc_count output", f"{e}: {line[:200]!r}")
+            continue
+        append("alloc" if mode == "alloc" else "alloc_handshake", rec)
+        seen += 1
+    if p.returncode == 0 and seen == 0:
+        fail("alloc", "alloc_count output", "no records")
+
+
+def start(phase, name):
+    """Starts a server; None (and a recorded failure) if it does not start."""
+    try:
+        return Server(name)
+    except (RuntimeError, OSError) as e:
+        fail(phase, f"start {name}", e)
+        return None
+
+
+def stop_all(phase, servers):
+    """Stops the servers; one that exited by itself is a failure."""
+    for srv in servers.values():
+        if srv is None:
+            continue
+        why = srv.died()
+        if why:
+            fail(phase, f"{srv.name} at the end of the phase", why)
+        srv.stop()
 
 
 def phase_echo(cfg):
-    servers = {name: Server(name) for name in ECHO_SERVERS}
+    servers = {}
     try:
+        for name in ECHO_SERVERS:
+            servers[name] = start("echo", name)
         cells = [(s, c, k) for s in cfg["sizes"] for c in cfg["conns"] for k in cfg["inflight"]]
         for i, (size, conns, inflight) in enumerate(cells):
             log(f"echo cell {i + 1}/{len(cells)}: {size} B x {conns} conns x {inflight} in flight")
             for rep in range(cfg["reps"]):
                 for name in ECHO_SERVERS:  # interleaved: A B C A B C ...
                     srv = servers[name]
-                    if not srv.alive():
-                        log(f"{name} died; restarting")
-                        srv = servers[name] = Server(name)
+                    if srv is None:
+                        continue  # did not start; recorded once
+                    base = dict(server=name, rep=rep, size=size, conns=conns, inflight=inflight)
+                    why = srv.died()
+                    if why:
+                        append("echo", dict(base, error=f"{why} before this run"))
+                        fail("echo", f"{name} {size} B x {conns} x {inflight}", why, record=False)
+                        srv.stop()
+                        srv = servers[name] = start("echo", name)
+                        if srv is None:
+                            continue
                     args = ["echo", "--addr", srv.addr, "--conns", str(conns), "--inflight",
                             str(inflight), "--size", str(size), "--secs", str(cfg["secs"]),
                             "--warmup", str(cfg["warmup"]), "--server-pid", str(srv.pid)]
                     if name == "raw":
                         args.append("--raw")
-                    try:
-                        rec = loadgen(args, timeout=cfg["secs"] + cfg["warmup"] + 120)
-                    except subprocess.TimeoutExpired:
-                        rec = {"error": "timeout"}
-                    rec.update(server=name, rep=rep, size=size, conns=conns, inflight=inflight)
+                    rec = loadgen(args, timeout=cfg["secs"] + cfg["warmup"] + SLACK)
+                    if "error" not in rec:
+                        err = positive(rec, "msg_per_s")
+                        if err:
+                            rec["error"] = err
+                    rec.update(base)
                     if "error" in rec:
-                        log(f"  {name}: {rec['error']}")
+                        fail("echo", f"{name} {size} B x {conns} x {inflight}", rec["error"],
+                             record=False)
                     append("echo", rec)
-                    time.sleep(0.2)  # let the server drop the closed connections
+                    pause(0.2)  # let the server drop the closed connections
     finally:
-        for s in servers.values():
-            s.stop()
+        stop_all("echo", servers)
 
 
 def phase_handshake(cfg):
-    servers = {name: Server(name) for name in HANDSHAKE_SERVERS}
+    servers = {}
     try:
+        for name in HANDSHAKE_SERVERS:
+            servers[name] = start("handshake", name)
         for rep in range(cfg["hs_reps"]):
             for name in HANDSHAKE_SERVERS:
-                try:
-                    rec = loadgen(["handshake", "--addr", servers[name].addr, "--secs",
-                                   str(cfg["hs_secs"])], timeout=cfg["hs_secs"] + 60)
-                except subprocess.TimeoutExpired:
-                    rec = {"error": "timeout"}
-                rec.update(server=name, rep=rep)
+                srv = servers[name]
+                if srv is None:
+                    continue
+                base = {"server": name, "rep": rep}
+                why = srv.died()
+                if why:
+                    append("handshake", dict(base, error=f"{why} before this run"))
+                    fail("handshake", name, why, record=False)
+                    srv.stop()
+                    srv = servers[name] = start("handshake", name)
+                    if srv is None:
+                        continue
+                rec = loadgen(["handshake", "--addr", srv.addr, "--secs", str(cfg["hs_secs"])],
+                              timeout=cfg["hs_secs"] + SLACK)
+                if "error" not in rec:
+                    err = positive(rec, "cycles_per_s")
+                    if err:
+                        rec["error"] = err
+                rec.update(base)
+                if "error" in rec:
+                    fail("handshake", name, rec["error"], record=False)
                 append("handshake", rec)
-                time.sleep(0.2)
+                pause(0.2)
     finally:
-        for s in servers.values():
-            s.stop()
+        stop_all("handshake", servers)
 
 
 def phase_memory(cfg):
-    p = subprocess.run([str(BIN / "echo_server"), "--sizes"], check=True, capture_output=True,
-                       text=True)
-    with open(OUT / "sizes.jsonl", "w") as f:
-        f.write(p.stdout)
+    try:
+        p = subprocess.run([str(BIN / "echo_server"), "--sizes"], capture_output=True,
+                           text=True, timeout=SLACK)
+        if p.returncode != 0:
+            raise RuntimeError(f"exit code {p.returncode}: {tail(p.stderr or p.stdout)}")
+        for line in p.stdout.splitlines():
+            json.loads(line)
+        with open(OUT / "sizes.jsonl", "w") as f:
+            f.write(p.stdout)
+    except (RuntimeError, ValueError, OSError, subprocess.TimeoutExpired) as e:
+        fail("memory", "echo_server --sizes", e)
     n = cfg["mem_conns"]
     for name in MEMORY_SERVERS:
         log(f"memory: {name}, {n} connections")
-        srv = Server(name)
         rec = {"server": name, "conns": n}
-        gen = None
+        srv = gen = None
+        errlog = tempfile.TemporaryFile("w+")
         try:
-            time.sleep(0.2)
+            srv = Server(name)
+            pause(0.2)
             rec["rss_start_kib"] = base = srv.rss_kib()
             gen = subprocess.Popen(
                 pinned(1, [str(BIN / "loadgen"), "idle", "--addr", srv.addr, "--conns", str(n)]
                        + ([] if name == "bare" else ["--echo-size", "65536"])),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            line = gen.stdout.readline()
-            if not line.startswith("READY handshake"):
-                raise RuntimeError(f"loadgen: {line.strip()} {gen.stderr.read()[-300:]}")
-            time.sleep(0.5)
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog, text=True)
+            lines = Lines(gen.stdout)
+
+            def ready(what):
+                line = lines.get(SLACK)
+                if not line.startswith(f"READY {what}"):
+                    code = gen.poll()
+                    errlog.seek(0)
+                    raise RuntimeError(f"loadgen idle: expected READY {what}, got "
+                                       f"{line.strip()!r} (exit code {code}) "
+                                       f"{tail(errlog.read())}")
+
+            ready("handshake")
+            pause(0.5)
             rss = srv.rss_kib()
             rec["idle_rss_kib"] = rss
             rec["idle_bytes_per_conn"] = (rss - base) * 1024 / n
             gen.stdin.write("go\n")
             gen.stdin.flush()
             if name != "bare":
-                line = gen.stdout.readline()
-                if not line.startswith("READY echoed"):
-                    raise RuntimeError(f"loadgen: {line.strip()} {gen.stderr.read()[-300:]}")
-                time.sleep(0.5)
+                ready("echoed")
+                pause(0.5)
                 rss = srv.rss_kib()
                 rec["echoed_rss_kib"] = rss
                 rec["echoed_bytes_per_conn"] = (rss - base) * 1024 / n
-        except Exception as e:  # record and go on with the next server
-            rec["error"] = str(e)[-300:]
-            log(f"  {name}: {rec['error']}")
+            gen.stdin.close()
+            code = gen.wait(timeout=SLACK)
+            if code != 0:
+                errlog.seek(0)
+                raise RuntimeError(f"loadgen idle exit code {code}: {tail(errlog.read())}")
+            why = srv.died()
+            if why:
+                raise RuntimeError(why)
+        except Exception as e:  # noqa: BLE001 - any exception is a failure of this server's run
+            rec["error"] = f"{type(e).__name__}: {e}"[-500:]
+            fail("memory", name, rec["error"], record=False)
         finally:
             if gen is not None:
-                try:
-                    gen.stdin.close()
-                except OSError:
-                    pass
-                try:
-                    gen.wait(timeout=30)
-                except subprocess.TimeoutExpired:
+                if gen.poll() is None:
                     gen.kill()
-                    gen.wait()
-            srv.stop()
+                gen.wait()
+            if srv is not None:
+                srv.stop()
+            errlog.close()
         append("memory", rec)
-        time.sleep(1.0)  # let the kernel reap 10k sockets
+        pause(1.0)  # let the kernel reap 10k sockets
 
 
 def meta(cfg, args):
@@ -267,11 +438,38 @@ def meta(cfg, args):
     }
 
 
+def clear(phases):
+    """Removes the results of the phases about to run, and their entries in errors.jsonl (with
+    those of the build and of any earlier run of these phases)."""
+    for p in phases:
+        for f in [OUT / f"{p}.jsonl", OUT / f"{p}_handshake.jsonl"]:
+            if f.exists():
+                f.unlink()
+    if "memory" in phases and (OUT / "sizes.jsonl").exists():
+        (OUT / "sizes.jsonl").unlink()
+    errors = OUT / "errors.jsonl"
+    if errors.exists():
+        keep = [line for line in errors.read_text().splitlines()
+                if line.strip() and json.loads(line).get("phase") not in set(phases) | {"build"}]
+        errors.write_text("".join(line + "\n" for line in keep))
+
+
+def summary():
+    if not FAILURES:
+        log("run.py: no failures")
+        return 0
+    print(f"\nrun.py: {len(FAILURES)} failure(s):", file=sys.stderr)
+    for phase, what, error in FAILURES:
+        print(f"  - {phase}: {what}: {error}", file=sys.stderr)
+    sys.stderr.flush()
+    return 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="tiny durations, few cells (CI)")
-    ap.add_argument("--only", default="criterion,alloc,echo,handshake,memory,report")
+    ap.add_argument("--only", default=",".join(PHASES))
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep earlier results (append)")
     ap.add_argument("--publish", action="store_true",
@@ -280,22 +478,29 @@ def main():
     args = ap.parse_args()
     cfg = SMOKE if args.smoke else FULL
     phases = args.only.split(",")
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        ap.error(f"unknown phase(s) {', '.join(unknown)}; phases: {', '.join(PHASES)}")
 
     OUT.mkdir(parents=True, exist_ok=True)
     if not args.keep:
-        for p in phases:
-            for f in [OUT / f"{p}.jsonl", OUT / f"{p}_handshake.jsonl"]:
-                if f.exists():
-                    f.unlink()
+        clear(phases)
     if not args.no_build:
-        cargo(["build", "--profile", "bench", "-p", "zerows-benches", "--bins"])
+        code = cargo(["build", "--profile", "bench", "-p", "zerows-benches", "--bins"])
+        if code != 0:
+            fail("build", "cargo build --profile bench -p zerows-benches --bins",
+                 f"exit code {code}")
+            return summary()
     m = meta(cfg, args)
     t0 = time.time()
     for p in phases:
         if p == "report":
             continue
         log(f"phase {p}")
-        globals()[f"phase_{p}"](cfg)
+        try:
+            globals()[f"phase_{p}"](cfg)
+        except Exception as e:  # noqa: BLE001 - record, then go on with the next phase
+            fail(p, "phase", f"{type(e).__name__}: {e}")
     m["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     m["duration_s"] = round(time.time() - t0, 1)
     if phases != ["report"]:
@@ -306,8 +511,13 @@ def main():
         if args.publish:
             extra = ["--publish", str(ROOT / "benches" / "results"),
                      "--docs", str(ROOT / "docs" / "benchmarks.md")]
-        subprocess.run([sys.executable, str(ROOT / "benches" / "report.py")] + extra, check=True)
+        code = subprocess.run([sys.executable, str(ROOT / "benches" / "report.py")]
+                              + extra).returncode
+        if code != 0:  # 1 when the results hold failures (listed above) or it failed itself
+            fail("report", "benches/report.py", f"exit code {code} (1: the results hold "
+                 "failures, listed above or left by an earlier run with --keep)", record=False)
+    return summary()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,12 +2,14 @@
 //! echoing each one back, as a server. UTF-8 validation of text is on for every stack (soketto does
 //! not validate text itself, so its loop calls `core::str::from_utf8`, as its users must).
 //!
-//! Each function returns the payload bytes it read; writes go to [`Mem`]'s counter.
+//! Each function returns the payload bytes it read; writes go to [`Mem`]'s counter ([`run`], what
+//! the benchmarks measure) or are kept for checking ([`echo_output`], for tests: the same loops,
+//! over a stream that also records what is written).
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::runtime::Runtime;
 
-use crate::mem::Mem;
+use crate::mem::{Keep, Mem};
 
 /// The stacks, in the order tables list them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,15 +66,33 @@ pub fn runtime() -> Runtime {
 /// Reads `n` messages from `input` (masked client frames) with `stack`, echoing each if `echo`.
 /// Returns the payload bytes read. Panics on any error: the input is valid.
 pub fn run(stack: Stack, rt: &Runtime, input: &[u8], n: usize, echo: bool) -> u64 {
-    let mut mem = Mem::new(input);
+    run_on(stack, rt, &mut Mem::new(input), n, echo)
+}
+
+/// Echoes `n` messages from `input` with `stack`, as [`run`] does, and returns the payload bytes
+/// read and every byte the stack wrote (its server frames), so a test can check that each echo
+/// carries the message it answers. Not for measuring: the stream copies what is written.
+pub fn echo_output(stack: Stack, rt: &Runtime, input: &[u8], n: usize) -> (u64, Vec<u8>) {
+    let mut mem = Mem::recording(input);
+    let bytes = run_on(stack, rt, &mut mem, n, true);
+    (bytes, mem.kept)
+}
+
+fn run_on<K: Keep + Unpin>(
+    stack: Stack,
+    rt: &Runtime,
+    mem: &mut Mem<'_, K>,
+    n: usize,
+    echo: bool,
+) -> u64 {
     let bytes = match stack {
-        Stack::ZerowsSync => zerows_sync(&mut mem, n, echo),
-        Stack::ZerowsTokio => rt.block_on(zerows_tokio(&mut mem, n, echo)),
-        Stack::Tungstenite => tungstenite(&mut mem, n, echo),
-        Stack::TokioTungstenite => rt.block_on(tokio_tungstenite(&mut mem, n, echo)),
-        Stack::Fastwebsockets => rt.block_on(fastwebsockets(&mut mem, n, echo)),
-        Stack::TokioWebsockets => rt.block_on(tokio_websockets(&mut mem, n, echo)),
-        Stack::Soketto => rt.block_on(soketto(&mut mem, n, echo)),
+        Stack::ZerowsSync => zerows_sync(mem, n, echo),
+        Stack::ZerowsTokio => rt.block_on(zerows_tokio(mem, n, echo)),
+        Stack::Tungstenite => tungstenite(mem, n, echo),
+        Stack::TokioTungstenite => rt.block_on(tokio_tungstenite(mem, n, echo)),
+        Stack::Fastwebsockets => rt.block_on(fastwebsockets(mem, n, echo)),
+        Stack::TokioWebsockets => rt.block_on(tokio_websockets(mem, n, echo)),
+        Stack::Soketto => rt.block_on(soketto(mem, n, echo)),
     };
     if echo {
         assert!(mem.written >= bytes, "{}: echoed too little", stack.name());
@@ -80,7 +100,7 @@ pub fn run(stack: Stack, rt: &Runtime, input: &[u8], n: usize, echo: bool) -> u6
     bytes
 }
 
-fn zerows_sync(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
+fn zerows_sync<K: Keep + Unpin>(mem: &mut Mem<'_, K>, n: usize, echo: bool) -> u64 {
     use zerows_util::{Config, Role, WebSocket};
     let mut ws = WebSocket::from_raw(mem, Role::Server, &[], Config::default());
     let mut bytes = 0u64;
@@ -104,7 +124,7 @@ fn zerows_sync(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
     bytes
 }
 
-async fn zerows_tokio(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
+async fn zerows_tokio<K: Keep + Unpin>(mem: &mut Mem<'_, K>, n: usize, echo: bool) -> u64 {
     use zerows_util::{AsyncWebSocket, Config, Role};
     let mut ws = AsyncWebSocket::from_raw(mem, Role::Server, &[], Config::default());
     let mut bytes = 0u64;
@@ -126,7 +146,7 @@ async fn zerows_tokio(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
     bytes
 }
 
-fn tungstenite(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
+fn tungstenite<K: Keep + Unpin>(mem: &mut Mem<'_, K>, n: usize, echo: bool) -> u64 {
     use tungstenite::protocol::{Role, WebSocket};
     let mut ws = WebSocket::from_raw_socket(mem, Role::Server, None);
     let mut bytes = 0u64;
@@ -141,7 +161,7 @@ fn tungstenite(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
     bytes
 }
 
-async fn tokio_tungstenite(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
+async fn tokio_tungstenite<K: Keep + Unpin>(mem: &mut Mem<'_, K>, n: usize, echo: bool) -> u64 {
     use tokio_tungstenite::WebSocketStream;
     use tungstenite::protocol::Role;
     let mut ws = WebSocketStream::from_raw_socket(mem, Role::Server, None).await;
@@ -161,7 +181,7 @@ async fn tokio_tungstenite(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
     bytes
 }
 
-async fn fastwebsockets(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
+async fn fastwebsockets<K: Keep + Unpin>(mem: &mut Mem<'_, K>, n: usize, echo: bool) -> u64 {
     use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
     let mut ws = FragmentCollector::new(WebSocket::after_handshake(mem, Role::Server));
     let mut bytes = 0u64;
@@ -176,7 +196,7 @@ async fn fastwebsockets(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
     bytes
 }
 
-async fn tokio_websockets(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
+async fn tokio_websockets<K: Keep + Unpin>(mem: &mut Mem<'_, K>, n: usize, echo: bool) -> u64 {
     let mut ws = tokio_websockets::ServerBuilder::new().serve(mem);
     let mut bytes = 0u64;
     for _ in 0..n {
@@ -194,7 +214,7 @@ async fn tokio_websockets(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
     bytes
 }
 
-async fn soketto(mem: &mut Mem<'_>, n: usize, echo: bool) -> u64 {
+async fn soketto<K: Keep + Unpin>(mem: &mut Mem<'_, K>, n: usize, echo: bool) -> u64 {
     use soketto::connection::{Builder, Mode};
     let (mut tx, mut rx) = Builder::new(mem, Mode::Server).finish();
     let mut bytes = 0u64;
