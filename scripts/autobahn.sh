@@ -244,6 +244,15 @@ if $need_build && [ "${AUTOBAHN_SKIP_BUILD:-0}" != 1 ]; then
     cargo build --release -p zerows-util --examples --features tokio
 fi
 
+# The source the runs test: recorded before they start (commits made meanwhile do not count).
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+    tree="commit \`$commit\` **with uncommitted changes to crates/** (not reproducible from the commit)"
+else
+    tree="commit \`$commit\`"
+fi
+cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
+machine="${cpu:-unknown CPU}, $(nproc) CPUs, Linux $(uname -r); $(rustc --version 2>/dev/null || echo 'rustc ?')"
 ensure_venv
 KOSOKU=$VENV/bin/kosoku
 [ -x "$KOSOKU" ] || die "$KOSOKU missing"
@@ -354,14 +363,6 @@ for run in "${RUNS[@]}"; do
 done
 
 # ---- all runs together --------------------------------------------------------------------------
-commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]; then
-    tree="commit \`$commit\` **with uncommitted changes to crates/** (not reproducible from the commit)"
-else
-    tree="commit \`$commit\`"
-fi
-cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
-machine="${cpu:-unknown CPU}, $(nproc) CPUs, Linux $(uname -r); $(rustc --version 2>/dev/null || echo 'rustc ?')"
 {
     printf '## Autobahn TestSuite results\n\n'
     printf 'kosoku %s, %s, cases: `%s`%s.\n\n' "$KOSOKU_VERSION" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
