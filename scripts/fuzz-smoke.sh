@@ -10,6 +10,7 @@
 #   the committed corpus, and a reproducer that still crashes fails the run at once.
 # - libFuzzer limits: -rss_limit_mb=2048 -malloc_limit_mb=512 (no unbounded allocation) and
 #   -timeout=10 (no input may hang).
+# - Runs the oracles' unit tests first (`cargo test` in fuzz/).
 # - Exits non-zero if any target fails to build or crashes; crash inputs are left in
 #   fuzz/artifacts/<target>/ (git-ignored) and printed as hex.
 #
@@ -45,6 +46,11 @@ if ((${#targets[@]} == 0)); then
     echo "fuzz-smoke: no fuzz targets found" >&2
     exit 1
 fi
+
+# The oracles' own tests (fuzz/tests/oracles.rs): the naive models agree with the RFCs' examples
+# and each check can fail. A plain build, no sanitizer.
+echo "fuzz-smoke: the oracles' tests (cargo test in fuzz/)" >&2
+(cd fuzz && cargo test --quiet)
 
 echo "fuzz-smoke: building every target" >&2
 "${fuzz[@]}" build --fuzz-dir fuzz

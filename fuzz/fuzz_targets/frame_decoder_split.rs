@@ -19,15 +19,25 @@
 //! the right offset, and a frame's chunks add up to its length before `FrameEnd` (as
 //! `Decoder::payload_remaining` says after every event); control frames equal their wire bytes; a
 //! text message being checked is a valid UTF-8 prefix after every chunk and valid UTF-8 at its
-//! end; the limits hold; nothing follows `Close`; every error is the one the rules demand there
-//! (`justify`, a small model of RFC 6455 §5.2–§5.5, §8.1 and the limits). Across the two runs: the
-//! same final error, the same non-payload events, and when there was no error the same payload
-//! and the same unconsumed tail (which is an untouched suffix of the stream).
+//! end; the limits hold; nothing follows `Close`.
+//!
+//! Against the oracle, the naive RFC 6455 decoder in `shared/naive_frame.rs` (no `zerows-frame`
+//! code; the same rules built from the knobs on their own): decoded whole, the events (headers,
+//! unmasked payloads, frame ends, control frames, close code and reason), the error (which one)
+//! and the unconsumed tail are the oracle's; decoded in splits, the error is the oracle's and it
+//! is reported by the first read that brings the byte proving it (the oracle says which byte, and
+//! that claim is checked: the stream cut just before that byte decodes without an error). Across
+//! the two runs: the same final error, the same non-payload events, and when there was no error
+//! the same payload and the same unconsumed tail (which is an untouched suffix of the stream).
 #![no_main]
+
+#[path = "shared/naive_frame.rs"]
+mod naive;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use zerows_frame::{CloseFrame, Config, Decoder, Error, Event, Header, OpCode, Role, Rsv, Status};
+use naive::{Ev, HeadStatus, Rules, head};
+use zerows_frame::{Config, Decoder, Error, Event, Header, OpCode, Role, Rsv, Status};
 
 #[derive(Arbitrary, Debug)]
 struct Knobs {
@@ -72,23 +82,42 @@ impl Knobs {
     }
 }
 
-/// An owned event; consecutive payload chunks merged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Ev {
-    Header(Header),
-    Payload(Vec<u8>),
-    FrameEnd(bool),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(Option<(u16, String)>),
+impl Knobs {
+    /// The same knobs as the oracle's rules, from the documented meaning of each setter: the
+    /// message limit lowers the frame limit (to itself, if it was larger), a later frame limit
+    /// replaces it.
+    fn rules(&self) -> Rules {
+        let mut r = Rules::new(self.flags & 1 == 0);
+        r.owned_rsv = (self.flags >> 1) & 0b111;
+        r.utf8 = self.flags & 0x10 == 0;
+        let frame_first = self.limits & 8 == 0;
+        if self.limits & 1 != 0 && frame_first {
+            r.max_frame = u64::from(self.max_frame);
+        }
+        if self.limits & 2 != 0 {
+            r.max_message = u64::from(self.max_message);
+            r.max_frame = r.max_frame.min(r.max_message);
+        }
+        if self.limits & 1 != 0 && !frame_first {
+            r.max_frame = u64::from(self.max_frame);
+        }
+        if self.limits & 4 != 0 {
+            r.max_fragments = u32::from(self.max_fragments);
+        }
+        r
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
 struct Outcome {
+    /// Owned events; consecutive payload chunks merged.
     events: Vec<Ev>,
     error: Option<Error>,
     /// Bytes left unconsumed at the end.
     tail: Vec<u8>,
+    /// Bytes of the stream fed when the decode stopped, and before the last read.
+    fed: usize,
+    fed_before: usize,
 }
 
 fn unmask(bytes: &[u8], key: Option<[u8; 4]>, pos: u64) -> Vec<u8> {
@@ -101,7 +130,7 @@ fn unmask(bytes: &[u8], key: Option<[u8; 4]>, pos: u64) -> Vec<u8> {
 }
 
 /// Feeds `wire` in reads of `sizes` (then the rest at once) and checks every step.
-fn run(c: Config, wire: &[u8], sizes: &[u8]) -> Outcome {
+fn run(c: Config, rules: &Rules, wire: &[u8], sizes: &[u8]) -> Outcome {
     let mut d = Decoder::new(c);
     let mut pending: Vec<u8> = Vec::new();
     let mut events: Vec<Ev> = Vec::new();
@@ -114,8 +143,8 @@ fn run(c: Config, wire: &[u8], sizes: &[u8]) -> Outcome {
     let mut message: Option<(OpCode, Vec<u8>, u64, u32)> = None;
     let check_text = |h: &Header| c.validate_utf8 && (h.rsv & c.extension_rsv) == Rsv::NONE;
     let mut text_checked = false;
-    let mut closed = false;
     loop {
+        let fed_before = fed;
         let n = reads.next().unwrap_or(usize::MAX).min(wire.len() - fed);
         pending.extend_from_slice(&wire[fed..fed + n]);
         fed += n;
@@ -125,14 +154,14 @@ fn run(c: Config, wire: &[u8], sizes: &[u8]) -> Outcome {
             let (ev, used) = match r {
                 Err(e) => {
                     assert_eq!(d.error(), Some(e));
-                    let why = justify(&c, &before, closed, frame, message.as_ref(), text_checked);
-                    assert_eq!(Some(e), why, "unjustified error at stream byte {done}");
                     assert_eq!(d.next(&mut pending), Err(e), "errors are sticky");
                     assert_eq!(d.next(&mut []), Err(e), "errors are sticky");
                     return Outcome {
                         events,
                         error: Some(e),
                         tail: pending,
+                        fed,
+                        fed_before,
                     };
                 }
                 Ok(Status::Partial) => {
@@ -170,7 +199,7 @@ fn run(c: Config, wire: &[u8], sizes: &[u8]) -> Outcome {
                     assert!(m.3 <= c.max_fragments, "fragment limit");
                     assert_eq!(d.message(), Some(m.0));
                     frame = Some((h, 0));
-                    Ev::Header(h)
+                    Ev::Header(head(&h))
                 }
                 Event::Payload(p) => {
                     let (h, pos) = frame.as_mut().expect("payload outside a frame");
@@ -229,27 +258,28 @@ fn run(c: Config, wire: &[u8], sizes: &[u8]) -> Outcome {
                         frame.is_none(),
                         "control frame inside a data frame's payload"
                     );
-                    let Ok(Status::Complete((h, hn))) = Header::decode(&wire[at..], &c) else {
+                    let Ok(HeadStatus::Complete(h, hn)) = naive::decode_header(&wire[at..], rules)
+                    else {
                         panic!("control event without a control header at {at}");
                     };
-                    assert!(h.opcode.is_control() && h.rsv.is_empty());
-                    assert_eq!(used, hn + h.payload_len as usize);
-                    let body = unmask(&wire[at + hn..at + used], h.mask, 0);
+                    assert!(h.opcode >= 8 && h.rsv == 0);
+                    assert_eq!(used, hn + h.len as usize);
+                    let body = naive::unmask(&wire[at + hn..at + used], h.mask);
                     match ev {
                         Event::Ping(p) => {
-                            assert_eq!((h.opcode, p), (OpCode::Ping, &body[..]));
+                            assert_eq!((h.opcode, p), (0x9, &body[..]));
                             Ev::Ping(body)
                         }
                         Event::Pong(p) => {
-                            assert_eq!((h.opcode, p), (OpCode::Pong, &body[..]));
+                            assert_eq!((h.opcode, p), (0xA, &body[..]));
                             Ev::Pong(body)
                         }
                         Event::Close(cf) => {
-                            assert_eq!(h.opcode, OpCode::Close);
-                            assert_eq!(CloseFrame::parse(&body), Ok(cf));
+                            assert_eq!(h.opcode, 0x8);
+                            let cf = cf.map(|cf| (cf.code.0, cf.reason.to_owned()));
+                            assert_eq!(naive::parse_close(&body), Ok(cf.clone()));
                             assert!(d.is_closed());
-                            closed = true;
-                            Ev::Close(cf.map(|cf| (cf.code.0, cf.reason.to_owned())))
+                            Ev::Close(cf)
                         }
                         _ => unreachable!(),
                     }
@@ -277,66 +307,10 @@ fn run(c: Config, wire: &[u8], sizes: &[u8]) -> Outcome {
                 events,
                 error: None,
                 tail: pending,
+                fed,
+                fed_before,
             };
         }
-    }
-}
-
-/// The error a decoder in the modelled state must report for `buf`, worked out from the rules
-/// (RFC 6455 §5.2–§5.5, §8.1, and the limits), or `None` if it must not fail.
-fn justify(
-    c: &Config,
-    buf: &[u8],
-    closed: bool,
-    frame: Option<(Header, u64)>,
-    message: Option<&(OpCode, Vec<u8>, u64, u32)>,
-    text_checked: bool,
-) -> Option<Error> {
-    if let Some((h, pos)) = frame {
-        // inside a data frame: only its text can be wrong
-        let (_, text, _, _) = message.unwrap();
-        let rest = usize::try_from(h.payload_len - pos).unwrap();
-        let mut text = text.clone();
-        text.extend(unmask(&buf[..rest.min(buf.len())], h.mask, pos));
-        let bad = match core::str::from_utf8(&text) {
-            Ok(_) => false,
-            // a payload call: a byte that proves the text invalid; the frame-end call of the
-            // message's last frame: text that stops inside a code point
-            Err(e) => e.error_len().is_some() || (rest == 0 && h.fin),
-        };
-        return (text_checked && bad).then_some(Error::InvalidUtf8);
-    }
-    if closed {
-        return (!buf.is_empty()).then_some(Error::FrameAfterClose);
-    }
-    let (h, hn) = match Header::decode(buf, c) {
-        Err(e) => return Some(e),
-        Ok(Status::Partial) => return None,
-        Ok(Status::Complete(x)) => x,
-    };
-    if h.opcode.is_control() {
-        if !h.rsv.is_empty() {
-            return Some(Error::ReservedBits);
-        }
-        let end = hn + h.payload_len as usize;
-        if h.opcode != OpCode::Close || buf.len() < end {
-            return None;
-        }
-        return CloseFrame::parse(&unmask(&buf[hn..end], h.mask, 0)).err();
-    }
-    let (len, frags) = match (h.opcode, message) {
-        (OpCode::Continuation, None) => return Some(Error::UnexpectedContinuation),
-        (OpCode::Continuation, Some(_)) if !h.rsv.is_empty() => return Some(Error::ReservedBits),
-        (OpCode::Continuation, Some(m)) => (m.2, m.3),
-        (_, Some(_)) => return Some(Error::ExpectedContinuation),
-        (_, None) => (0, 0),
-    };
-    if frags + 1 > c.max_fragments {
-        Some(Error::TooManyFragments)
-    } else if len.saturating_add(h.payload_len) > c.max_message_size {
-        Some(Error::MessageTooLarge)
-    } else {
-        None
     }
 }
 
@@ -357,9 +331,19 @@ fuzz_target!(|data: &[u8]| {
     };
     let wire = u.take_rest();
     let c = knobs.config();
+    let r = knobs.rules();
+    let same_rules = Rules {
+        server: c.role == Role::Server,
+        owned_rsv: c.extension_rsv.bits(),
+        max_frame: c.max_frame_size,
+        max_message: c.max_message_size,
+        max_fragments: c.max_fragments,
+        utf8: c.validate_utf8,
+    };
+    assert_eq!(same_rules, r, "Config's setters");
 
-    let whole = run(c, wire, &[]);
-    let split = run(c, wire, sizes);
+    let whole = run(c, &r, wire, &[]);
+    let split = run(c, &r, wire, sizes);
     assert_eq!(whole.error, split.error, "final error differs");
     assert_eq!(
         structure(&whole.events),
@@ -367,6 +351,45 @@ fuzz_target!(|data: &[u8]| {
         "events differ"
     );
     if whole.error.is_none() {
-        assert_eq!(whole, split, "payload or tail differs");
+        assert_eq!(whole.events, split.events, "payload differs");
+        assert_eq!(whole.tail, split.tail, "tail differs");
+    }
+
+    // the oracle
+    let want = naive::decode(wire, &r);
+    assert_eq!(whole.events, want.events, "events differ from the oracle");
+    assert_eq!(
+        whole.error,
+        want.error.map(|p| p.error),
+        "error differs from the oracle"
+    );
+    match want.error {
+        None => assert_eq!(
+            whole.tail,
+            &wire[want.consumed..],
+            "tail differs from the oracle"
+        ),
+        Some(p) => {
+            // the oracle's claim: `p.at` bytes prove the error, one fewer do not
+            assert_eq!(
+                naive::decode(&wire[..p.at], &r).error,
+                Some(p),
+                "oracle: prefix"
+            );
+            assert_eq!(
+                naive::decode(&wire[..p.at - 1], &r).error,
+                None,
+                "oracle: proof"
+            );
+            // fail-fast: the read that brought byte `p.at` reported it, no earlier or later one
+            assert!(
+                split.fed_before < p.at && p.at <= split.fed,
+                "{:?} proven by {} bytes, reported after {} (before the last read: {})",
+                p.error,
+                p.at,
+                split.fed,
+                split.fed_before
+            );
+        }
     }
 });

@@ -5,11 +5,34 @@
 //! Invariants: no panic; `Complete((h, n))` has `n <= len`, `n == h.encoded_len()`, and
 //! re-encoding `h` gives exactly `buf[..n]`; every proper prefix of a complete header is `Partial`;
 //! `Partial` only below 14 bytes; the verdict depends on the first 14 bytes only; and the verdicts
-//! for different configs agree with each other (RSV ownership, role, size limit).
+//! for different configs agree with each other (RSV ownership, role, size limit). And for every
+//! config the verdict — `Partial`, the header and its length, or which error — is the one of the
+//! naive RFC 6455 §5.2 header decoder in `shared/naive_frame.rs` (byte by byte, no `zerows-frame`
+//! code).
 #![no_main]
 
+#[path = "shared/naive_frame.rs"]
+mod naive;
+
 use libfuzzer_sys::fuzz_target;
+use naive::{HeadStatus, Rules};
 use zerows_frame::{Config, Error, Header, Role, Rsv, Status};
+
+/// The oracle's verdict for the same config.
+fn oracle(buf: &[u8], role: Role, rsv: u8, max_frame: u64) -> Result<HeadStatus, Error> {
+    let mut r = Rules::new(role == Role::Server);
+    r.owned_rsv = rsv;
+    r.max_frame = max_frame;
+    naive::decode_header(buf, &r).map_err(|p| p.error)
+}
+
+/// A zerows verdict in the oracle's terms.
+fn verdict(r: Result<Status<(Header, usize)>, Error>) -> Result<HeadStatus, Error> {
+    r.map(|s| match s {
+        Status::Partial => HeadStatus::Partial,
+        Status::Complete((h, n)) => HeadStatus::Complete(naive::head(&h), n),
+    })
+}
 
 fn config(role: Role, rsv: u8, max_frame: u64) -> Config {
     Config::new(role)
@@ -26,6 +49,11 @@ fuzz_target!(|buf: &[u8]| {
                 let c = config(role, rsv, max_frame);
                 let r = Header::decode(buf, &c);
                 check_one(buf, &c, r);
+                assert_eq!(
+                    verdict(r),
+                    oracle(buf, role, rsv, max_frame),
+                    "{buf:02x?} {role:?} rsv {rsv:03b} max {max_frame}"
+                );
 
                 // agreement with the permissive verdict
                 match (open, r) {

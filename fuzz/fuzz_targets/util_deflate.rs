@@ -19,14 +19,17 @@
 //! for RSV1 where RFC 7692 §6.1 forbids it), from an in-memory peer in fuzzer-chosen read sizes.
 //! Every message, the end (`Closed`, `AbnormalClosure` or the failure's close code) and what the
 //! connection wrote (one pong per ping, then its close frame) must be what a model predicts: the
-//! model inflates each message's payloads, concatenated, with its own `flate2::Decompress`
-//! (15-bit window, RFC 7692 §7.2.2; context kept across messages unless the peer has no context
+//! model inflates each message's payloads, in order, with the naive RFC 1951 inflater in
+//! `shared/naive_inflate.rs` (not flate2 or zlib-rs, which the crate under test uses; a
+//! back-reference may reach any byte of the stream so far, RFC 7692 §7.2.2's 15-bit window
+//! holding all of a message; context kept across messages unless the peer has no context
 //! takeover or ended its stream), appends the `00 00 ff ff` tail unless the stream ended, and
 //! bounds the output by `max_message_size` (1009); bad deflate data, bytes after the end of the
 //! stream and invalid UTF-8 in a text message are 1007; wire sizes are checked per frame header
 //! (1009) before the payload is inflated. Where chunking decides which of two failures is seen
 //! first (invalid UTF-8 in the output and a message too big), either code is accepted. Read with
-//! `read`, `read_into` or `message_reader`.
+//! `read`, `read_into` or `message_reader`. What the connection wrote is decoded by the naive
+//! frame decoder (`shared/naive_frame.rs`).
 //!
 //! | bytes | field |
 //! |---|---|
@@ -42,11 +45,14 @@
 //! one byte, bit 6 RSV1 on a continuation or ping (a protocol error, 1002).
 //!
 //! **2 — compressing what we send.** Messages sent with `send_message` (or `feed_message` +
-//! `flush`) through the agreed extension are decoded as the peer would: RSV1 exactly when the
-//! message was compressed (not below `min_size`, not with an 8-bit window, which zlib cannot make:
-//! then it is sent plain), and the payload plus the tail inflates, with a decompressor limited to
-//! the agreed window (a back-reference beyond it is an error) and reset per message when we have
-//! no context takeover, to the message sent.
+//! `flush`) through the agreed extension are decoded as the peer would, by the naive frame
+//! decoder: RSV1 exactly when the message was compressed (not below `min_size`, not with an 8-bit
+//! window, which zlib cannot make: then it is sent plain), and the payload plus the tail inflates
+//! with the naive inflater (one stream for the connection, reset per message when we have no
+//! context takeover) to the message sent, ends exactly at a block boundary (RFC 7692 §7.2.1: a
+//! sync flush's empty stored block) without ending the stream, and no back-reference in it
+//! reaches further back than the agreed window, 2^N bytes (RFC 7692 §7.1.2): the inflater records
+//! every distance it decodes, so this check does not depend on how much a decoder buffers.
 //!
 //! | bytes | field |
 //! |---|---|
@@ -62,10 +68,13 @@ use std::time::Duration;
 #[path = "shared/mod.rs"]
 mod shared;
 
-use flate2::{Decompress, FlushDecompress, Status as ZStatus};
+#[path = "shared/naive_inflate.rs"]
+mod naive_inflate;
+
 use libfuzzer_sys::fuzz_target;
-use shared::Peer;
-use zerows_frame::{Decoder, Event, Rsv, Status};
+use naive_inflate::{Fault, Inflater, fits_window};
+use shared::naive_frame::{self, Ev, Rules};
+use shared::{Peer, written_frames};
 use zerows_upgrade::extensions::{self, Extension as Offer};
 use zerows_util::deflate::{self, DeflateConfig, DeflateParams};
 use zerows_util::{CloseCode, Config, Error, Message, OpCode, Plain, Role, WebSocket};
@@ -128,7 +137,7 @@ fn elements(value: &(impl AsRef<[u8]> + ?Sized)) -> impl Iterator<Item = Offer<'
 }
 
 fn is_deflate(ext: &Offer<'_>) -> bool {
-    ext.name().to_ascii_lowercase() == "permessage-deflate"
+    ext.name().eq_ignore_ascii_case("permessage-deflate")
 }
 
 /// (server no takeover, client no takeover, server bits, client bits)
@@ -274,13 +283,6 @@ fn agree(
     }
 }
 
-fn other(role: Role) -> Role {
-    match role {
-        Role::Server => Role::Client,
-        Role::Client => Role::Server,
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1: inflating
 
@@ -381,10 +383,10 @@ enum End {
     Fail(Vec<u16>),
 }
 
-/// The model's inflater: one `Decompress` for the connection, fed a message's payloads in order.
+/// The model's inflater: the naive one (`shared/naive_inflate.rs`) for the connection, fed a
+/// message's payloads in order.
 struct ModelInflate {
-    d: Decompress,
-    ended: bool,
+    z: Inflater,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,48 +396,19 @@ enum InflateError {
 }
 
 impl ModelInflate {
-    /// Inflates `input` onto `out`, which may hold at most `max` bytes.
-    fn feed(
-        &mut self,
-        mut input: &[u8],
-        out: &mut Vec<u8>,
-        max: usize,
-    ) -> Result<(), InflateError> {
-        if input.is_empty() {
-            return Ok(());
-        }
-        if self.ended {
-            return Err(InflateError::Invalid); // bytes after the end of the stream
-        }
-        out.reserve_exact((max + 1).saturating_sub(out.len()));
-        loop {
-            let before_in = self.d.total_in();
-            let before_out = self.d.total_out();
-            let status = self
-                .d
-                .decompress_vec(input, out, FlushDecompress::Sync)
-                .map_err(|_| InflateError::Invalid)?;
-            if out.len() > max {
-                return Err(InflateError::TooBig);
-            }
-            let used = (self.d.total_in() - before_in) as usize;
-            input = &input[used..];
-            if status == ZStatus::StreamEnd {
-                self.ended = true;
-                return if input.is_empty() {
-                    Ok(())
-                } else {
-                    Err(InflateError::Invalid)
-                };
-            }
-            if input.is_empty() {
-                return Ok(());
-            }
-            if used == 0 && self.d.total_out() == before_out {
-                // no progress with input and room: never drop input, it is invalid
-                return Err(InflateError::Invalid);
-            }
-        }
+    /// Inflates `input`; the message that started at `start` in the stream's output may hold at
+    /// most `max` bytes.
+    fn feed(&mut self, input: &[u8], start: usize, max: usize) -> Result<(), InflateError> {
+        self.z
+            .feed(input, start.saturating_add(max))
+            .map_err(|f| match f {
+                Fault::Invalid(_) => InflateError::Invalid,
+                Fault::TooBig => InflateError::TooBig,
+            })
+    }
+
+    fn ended(&self) -> bool {
+        self.z.ended
     }
 }
 
@@ -452,12 +425,10 @@ fn model_read(
     data_only: bool,
 ) -> (Vec<Seen>, End) {
     let mut seen = Vec::new();
-    let mut inflate = ModelInflate {
-        d: Decompress::new_with_window_bits(false, 15),
-        ended: false,
-    };
-    // the message in progress: (text, compressed, wire length, decoded bytes)
-    let mut msg: Option<(bool, bool, usize, Vec<u8>)> = None;
+    let mut inflate = ModelInflate { z: Inflater::new() };
+    // the message in progress: (text, compressed, wire length, where its output starts in the
+    // inflater's, plain bytes)
+    let mut msg: Option<(bool, bool, usize, usize, Vec<u8>)> = None;
     let fail = |seen, codes: &[u16]| (seen, End::Fail(codes.to_vec()));
     for f in frames {
         if f.bad_rsv {
@@ -474,39 +445,48 @@ fn model_read(
             }
             continue;
         }
-        let (text, compressed, wire, out) =
-            msg.get_or_insert_with(|| (f.text, f.compressed, 0, Vec::new()));
+        let start = inflate.z.out.len();
+        let (text, compressed, wire, start, plain) =
+            msg.get_or_insert_with(|| (f.text, f.compressed, 0, start, Vec::new()));
+        let (text, compressed, start) = (*text, *compressed, *start);
         *wire += f.payload.len();
         if *wire > max {
             return fail(seen, &[1009]);
         }
-        if *compressed {
-            let r = inflate.feed(f.payload, out, max).and_then(|()| {
-                if f.fin && !inflate.ended {
-                    inflate.feed(&TAIL, out, max)
+        if compressed {
+            let r = inflate.feed(f.payload, start, max).and_then(|()| {
+                if f.fin && !inflate.ended() {
+                    inflate.feed(&TAIL, start, max)
                 } else {
                     Ok(())
                 }
             });
             match r {
                 Err(InflateError::Invalid) => return fail(seen, &[1007]),
-                Err(InflateError::TooBig) if *text && utf8_broken(&out[..max]) => {
+                Err(InflateError::TooBig)
+                    if text && utf8_broken(&inflate.z.out[start..][..max]) =>
+                {
                     return fail(seen, &[1007, 1009]);
                 }
                 Err(InflateError::TooBig) => return fail(seen, &[1009]),
                 Ok(()) => {}
             }
         } else {
-            out.extend_from_slice(f.payload);
+            plain.extend_from_slice(f.payload);
         }
-        if *text && utf8_broken(out) {
+        let out = if compressed {
+            &inflate.z.out[start..]
+        } else {
+            &plain[..]
+        };
+        if text && utf8_broken(out) {
             return fail(seen, &[1007]);
         }
         if f.fin {
-            let (text, compressed, _, out) = msg.take().unwrap();
-            if compressed && (peer_reset || inflate.ended) {
-                inflate.d.reset(false);
-                inflate.ended = false;
+            let out = out.to_vec();
+            msg = None;
+            if compressed && (peer_reset || inflate.ended()) {
+                inflate.z = Inflater::new();
             }
             if text {
                 if std::str::from_utf8(&out).is_err() {
@@ -655,27 +635,13 @@ fn inflating(data: &[u8]) {
         ),
     };
 
-    // What we wrote: a pong per ping (auto_pong is on), then our close frame, if any.
-    let written = &ws.get_ref().0.written;
-    let mut d = Decoder::new(zerows_frame::Config::new(other(role)));
-    let mut out = written.clone();
-    let mut pongs = Vec::new();
-    let mut sent_close = None;
-    loop {
-        let done = out.is_empty();
-        let (ev, used) = match d.next(&mut out) {
-            Ok(Status::Complete(x)) => x,
-            Ok(Status::Partial) if done => break,
-            r => panic!("written frames invalid: {r:?}"),
-        };
-        assert!(sent_close.is_none(), "a frame after our close");
-        match ev {
-            Event::Pong(p) => pongs.push(p.to_vec()),
-            Event::Close(c) => sent_close = Some(c.map(|c| c.code.0)),
-            ev => panic!("a read wrote {ev:?}"),
-        }
-        out.drain(..used);
-    }
+    // What we wrote: a pong per ping (auto_pong is on), then our close frame, if any (decoded by
+    // the naive frame decoder in the peer's role).
+    let shared::Written {
+        pongs,
+        close: sent_close,
+    } = written_frames(&ws.get_ref().0.written, role);
+    let sent_close = sent_close.map(|c| c.map(|(code, _)| code));
     let pings: Vec<Vec<u8>> = frames
         .iter()
         .filter(|f| f.kind == Kind::Ping && !f.bad_rsv)
@@ -765,34 +731,39 @@ fn deflating(data: &[u8]) {
     }
     ws.flush().expect("flush");
 
-    // Decode as the peer: our RSV1 is allowed on first frames.
-    let mut d = Decoder::new(zerows_frame::Config::new(other(role)).extension_rsv(Rsv::RSV1));
-    let mut wire = ws.get_ref().0.written.clone();
+    // Decode as the peer, with the naive frame decoder: our RSV1 is allowed on first frames.
+    let wire = &ws.get_ref().0.written;
+    let peer_rules = Rules {
+        owned_rsv: 0b100,
+        ..Rules::new(role == Role::Client)
+    };
+    let decoded = naive_frame::decode(wire, &peer_rules);
+    assert_eq!(decoded.error, None, "our frames do not decode");
+    assert_eq!(decoded.consumed, wire.len(), "our frames end mid-frame");
     let mut got: Vec<(OpCode, bool, Vec<u8>)> = Vec::new();
     let mut current: Option<(OpCode, bool, Vec<u8>)> = None;
-    // (a frame's end is an event of its own, after its last payload byte: decode until Partial)
-    loop {
-        let done = wire.is_empty();
-        let (ev, used) = match d.next(&mut wire) {
-            Ok(Status::Complete(x)) => x,
-            Ok(Status::Partial) if done => break,
-            r => panic!("our frames do not decode: {r:?}"),
-        };
+    for ev in decoded.events {
         match ev {
-            Event::Header(h) if h.opcode != OpCode::Continuation => {
-                current = Some((h.opcode, h.rsv.contains(Rsv::RSV1), Vec::new()));
+            Ev::Header(h) if h.opcode != 0 => {
+                let op = if h.opcode == 1 {
+                    OpCode::Text
+                } else {
+                    OpCode::Binary
+                };
+                current = Some((op, h.rsv & 0b100 != 0, Vec::new()));
             }
-            Event::Header(_) => {}
-            Event::Payload(p) => current.as_mut().unwrap().2.extend_from_slice(p),
-            Event::FrameEnd { fin: true } => got.push(current.take().unwrap()),
-            Event::FrameEnd { fin: false } => {}
+            Ev::Header(_) => {}
+            Ev::Payload(p) => current.as_mut().unwrap().2.extend_from_slice(&p),
+            Ev::FrameEnd(true) => got.push(current.take().unwrap()),
+            Ev::FrameEnd(false) => {}
             ev => panic!("unexpected {ev:?}"),
         }
-        wire.drain(..used);
     }
     assert_eq!(got.len(), messages.len(), "one message per message sent");
 
-    let mut model = (bits >= 9).then(|| Decompress::new_with_window_bits(false, bits));
+    // Inflate as the peer, with the naive inflater: every back-reference must stay inside the
+    // agreed window (RFC 7692 §7.1.2), measured on the distances themselves.
+    let mut z = Inflater::new();
     for ((op, sent), (got_op, rsv1, payload)) in messages.iter().zip(&got) {
         assert_eq!(op, got_op);
         let compress = bits >= 9 && sent.len() >= usize::from(*min_size);
@@ -801,27 +772,26 @@ fn deflating(data: &[u8]) {
             assert_eq!(payload, sent, "a plain message changed");
             continue;
         }
-        let z = model.as_mut().unwrap();
-        let mut input = payload.clone();
-        input.extend_from_slice(&TAIL);
-        let mut out = Vec::with_capacity(sent.len() + 1);
-        let before = z.total_in();
-        let status = z
-            .decompress_vec(&input, &mut out, FlushDecompress::Sync)
-            .unwrap_or_else(|e| panic!("our message does not inflate in a {bits}-bit window: {e}"));
-        assert_ne!(
-            status,
-            ZStatus::StreamEnd,
-            "a compressed message ended the stream"
+        let start = z.out.len();
+        let r = z
+            .feed(payload, usize::MAX)
+            .and_then(|()| z.feed(&TAIL, usize::MAX));
+        assert_eq!(r, Ok(()), "our message does not inflate");
+        assert!(!z.ended, "a compressed message ended the stream");
+        // RFC 7692 §7.2.1: the message ends with the sync flush's empty stored block, whose
+        // last four bytes the tail gives back: nothing left over, nothing missing
+        assert!(
+            z.at_block_boundary(),
+            "the message plus tail ends inside a block"
         );
-        assert_eq!(
-            (z.total_in() - before) as usize,
-            input.len(),
-            "input left over"
+        assert_eq!(&z.out[start..], &sent[..], "inflated message differs");
+        assert!(
+            fits_window(z.max_distance, bits),
+            "a back-reference of {} bytes in a {bits}-bit window",
+            z.max_distance
         );
-        assert_eq!(&out, sent, "inflated message differs");
         if reset {
-            z.reset(false);
+            z = Inflater::new();
         }
     }
 }

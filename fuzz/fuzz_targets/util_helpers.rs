@@ -16,8 +16,8 @@
 //! Invariants: at most len/2 + 2 calls before one fails (no hang). The data messages returned
 //! (opcode and bytes) and the way it ends — `Closed` right after the peer's close frame,
 //! `AbnormalClosure` when the stream ends first, `Protocol(e)` with the frame layer's error —
-//! are exactly those of the whole stream decoded at once by `zerows_frame::Decoder` (the shared
-//! `model`, as for `util_reader`), whatever the read sizes; except that when the stream ends
+//! are exactly those of the whole stream decoded at once by the naive RFC 6455 decoder
+//! (`shared/naive_frame.rs`, the shared `model`, as for `util_reader`), whatever the read sizes; except that when the stream ends
 //! inside the frame that breaks a rule, the helpers (which read a header, and a data frame's
 //! payload, whole before checking it) end with `AbnormalClosure` instead. What the helpers wrote decodes, as
 //! the peer would, to one pong per ping (same payload, in order) then a close frame only when it
@@ -30,6 +30,7 @@
 mod shared;
 
 use libfuzzer_sys::fuzz_target;
+use shared::naive_frame::Rules;
 use shared::{End, Peer, Seen, frame_end_containing, model_at, pings, written_frames};
 use zerows_util::{CloseCode, Config, Error, OpCode, Role, helpers};
 
@@ -57,8 +58,20 @@ fuzz_target!(|data: &[u8]| {
     if flags & 8 != 0 {
         config = config.max_fragments(4);
     }
-    let mut frame_config = config.frame;
-    frame_config.role = role;
+    // The naive decoder's rules, from the knobs (see util_reader).
+    let rules = Rules {
+        server: role == Role::Server,
+        owned_rsv: 0,
+        max_frame: if flags & 4 != 0 {
+            u64::from(*max_frame) * 16
+        } else {
+            max_message.min(16 << 20)
+        },
+        max_message,
+        max_fragments: if flags & 8 != 0 { 4 } else { 1 << 17 },
+        utf8: true,
+    };
+    assert_eq!(shared::rules(role, &config), rules, "the config's limits");
 
     let mut peer = Peer::new(stream.to_vec(), sizes);
     let mut buf = Vec::new();
@@ -87,7 +100,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let end = end.unwrap_or_else(|| panic!("no end after {bound} calls on {} bytes", stream.len()));
 
-    let (seen, want_end, stopped_at) = model_at(stream, frame_config);
+    let (seen, want_end, stopped_at) = model_at(stream, &rules);
     let pings = pings(&seen);
     let peer_close = seen.iter().find_map(|s| match s {
         Seen::Close(c) => Some(c.as_ref().map(|(code, _)| *code)),
@@ -99,7 +112,7 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     assert_eq!(got, want, "messages differ from the whole-stream decode");
 
-    let (pongs, close) = written_frames(&peer.written, role);
+    let shared::Written { pongs, close } = written_frames(&peer.written, role);
     assert_eq!(pongs, pings, "pongs do not answer the pings");
     match (&end, want_end) {
         (Error::Closed, End::Closed) => {

@@ -22,9 +22,10 @@
 //! with `Closed` only right after a `Close` message, with `AbnormalClosure` only once the whole
 //! stream was read, or with `Protocol` / `Extension` — never anything else, never a panic.
 //! Messages respect the limits (data ≤ `max_message_size`, control ≤ 125 bytes). Without the
-//! extension, the messages and the end are exactly those of the whole stream decoded at once by
-//! `zerows_frame::Decoder` with the same rules (`model`), whatever the chunking. What the
-//! connection wrote to the peer decodes (frame decoder in the peer's role) as pongs (one per
+//! extension, the messages and the end (which error) are exactly those of the whole stream decoded
+//! at once by the naive RFC 6455 decoder in `shared/naive_frame.rs` (no `zerows-frame` code) with
+//! the rules the knobs set (`model`), whatever the chunking. What the connection wrote to the peer
+//! decodes (the naive decoder in the peer's role) as pongs (one per
 //! ping, same payload, in order, iff `auto_pong`) then at most one close frame, which is there
 //! exactly when the connection ended with `Closed` (echoing the peer's code) or with a typed
 //! error (its `close_code()` and reason); after `AbnormalClosure` nothing closes (1006 is never
@@ -38,6 +39,7 @@ mod shared;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use shared::naive_frame::Rules;
 use shared::{End, Peer, Seen, model, pings, written_frames};
 use zerows_frame::Rsv;
 use zerows_util::{
@@ -124,8 +126,21 @@ fuzz_target!(|data: &[u8]| {
     if k.flags & 0x40 != 0 {
         config = config.max_fragments(4);
     }
-    let mut frame_config = config.frame;
-    frame_config.role = role;
+    // The naive decoder's rules, from the knobs (the message limit lowers the default frame
+    // limit, the frame knob then sets it; documented on `zerows_frame::Config`).
+    let rules = Rules {
+        server: role == Role::Server,
+        owned_rsv: 0,
+        max_frame: if k.flags & 0x20 != 0 {
+            u64::from(k.max_frame) * 16
+        } else {
+            max_message.min(16 << 20)
+        },
+        max_message,
+        max_fragments: if k.flags & 0x40 != 0 { 4 } else { 1 << 17 },
+        utf8: k.flags & 8 == 0,
+    };
+    assert_eq!(shared::rules(role, &config), rules, "the config's limits");
     let leftover = usize::from(k.leftover).min(stream.len());
     let peer = Peer::new(stream[leftover..].to_vec(), sizes);
     let mut ws = WebSocket::from_raw(Plain(peer), role, &stream[..leftover], config);
@@ -187,7 +202,7 @@ fuzz_target!(|data: &[u8]| {
     );
 
     let peer = &ws.get_ref().0;
-    let (pongs, close) = written_frames(&peer.written, role);
+    let shared::Written { pongs, close } = written_frames(&peer.written, role);
     let pings = pings(&seen);
     if auto_pong {
         assert_eq!(pongs, pings, "pongs do not answer the pings");
@@ -196,7 +211,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let closed_by_peer = matches!(seen.last(), Some(Seen::Close(_)));
     if k.flags & 4 == 0 {
-        let (want, want_end) = model(stream, frame_config);
+        let (want, want_end) = model(stream, &rules);
         assert_eq!(seen, want, "messages differ from the whole-stream decode");
         match (&end, want_end) {
             (Error::Closed, End::Closed) | (Error::AbnormalClosure, End::Abnormal) => {}

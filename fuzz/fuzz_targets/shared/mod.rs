@@ -1,11 +1,15 @@
 //! Shared by the `util_*` targets: an in-memory peer, and the whole-stream model of what a
-//! connection must deliver and write. Included with `#[path]`; not every target uses every item.
+//! connection must deliver and write, built on the naive frame decoder (`naive_frame.rs`).
+//! Included with `#[path]`; not every target uses every item.
 #![allow(dead_code)]
 
 use std::io::{self, Read, Write};
 
-use zerows_frame::{Decoder, Event, Status};
-use zerows_util::{OpCode, Role};
+use zerows_util::Role;
+
+pub mod naive_frame;
+
+use naive_frame::{Ev, Rules};
 
 /// The in-memory peer.
 #[derive(Debug)]
@@ -66,15 +70,7 @@ impl Peer {
     }
 }
 
-/// What the application saw (or, from `model`, should see).
-#[derive(Debug, PartialEq, Eq)]
-pub enum Seen {
-    Text(Vec<u8>),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(Option<(u16, String)>),
-}
+pub use naive_frame::Msg as Seen;
 
 /// How the connection should end, from `model`.
 #[derive(Debug, PartialEq, Eq)]
@@ -84,54 +80,42 @@ pub enum End {
     Protocol(zerows_frame::Error),
 }
 
+/// The naive decoder's rules for what a connection with `config` (for `role`) accepts. The
+/// `util_*` targets build their config from knobs; this reads the resulting limits (plain numbers)
+/// so that the model and the connection judge the same limits.
+pub fn rules(role: Role, config: &zerows_util::Config) -> Rules {
+    let f = &config.frame;
+    Rules {
+        server: role == Role::Server,
+        owned_rsv: f.extension_rsv.bits(),
+        max_frame: f.max_frame_size,
+        max_message: f.max_message_size,
+        max_fragments: f.max_fragments,
+        utf8: f.validate_utf8,
+    }
+}
+
 /// The messages and the end the connection must produce when no extension is installed: the
-/// stream decoded whole by `zerows_frame::Decoder` with the same rules (the decoder itself is
-/// checked against the RFC by `frame_decoder_split`), data frames assembled into messages.
-pub fn model(stream: &[u8], config: zerows_frame::Config) -> (Vec<Seen>, End) {
-    let (seen, end, _) = model_at(stream, config);
+/// stream decoded whole by the naive decoder (`naive_frame.rs`, no code from `zerows-frame`),
+/// data frames assembled into messages.
+pub fn model(stream: &[u8], rules: &Rules) -> (Vec<Seen>, End) {
+    let (seen, end, _) = model_at(stream, rules);
     (seen, end)
 }
 
-/// [`model`], and the offset in `stream` where the decode stopped (for an error: inside the frame
-/// that broke a rule, or at its start when its header did).
-pub fn model_at(stream: &[u8], config: zerows_frame::Config) -> (Vec<Seen>, End, usize) {
-    let mut d = Decoder::new(config);
-    let mut buf = stream.to_vec();
-    let mut seen = Vec::new();
-    let mut message: Option<(OpCode, Vec<u8>)> = None;
-    let mut at = 0;
-    loop {
-        let (ev, used) = match d.next(&mut buf) {
-            Err(e) => return (seen, End::Protocol(e), at),
-            Ok(Status::Partial) => return (seen, End::Abnormal, at),
-            Ok(Status::Complete(x)) => x,
-        };
-        match ev {
-            Event::Header(h) => {
-                if h.opcode != OpCode::Continuation {
-                    message = Some((h.opcode, Vec::new()));
-                }
-            }
-            Event::Payload(p) => message.as_mut().unwrap().1.extend_from_slice(p),
-            Event::FrameEnd { fin: true } => {
-                let (op, data) = message.take().unwrap();
-                seen.push(match op {
-                    // With validate_utf8 off, zerows-util hands invalid "text" to the
-                    // application as Binary (sync.rs `view`); modelled as it is, see the report.
-                    OpCode::Text if std::str::from_utf8(&data).is_ok() => Seen::Text(data),
-                    _ => Seen::Binary(data),
-                });
-            }
-            Event::FrameEnd { fin: false } => {}
-            Event::Ping(p) => seen.push(Seen::Ping(p.to_vec())),
-            Event::Pong(p) => seen.push(Seen::Pong(p.to_vec())),
-            Event::Close(c) => {
-                seen.push(Seen::Close(c.map(|c| (c.code.0, c.reason.to_owned()))));
-                return (seen, End::Closed, at + used);
-            }
-        }
-        buf.drain(..used);
-        at += used;
+/// [`model`], and the offset in `stream` where the decode stopped: for an error, the byte that
+/// proves it (inside the frame that broke a rule); for a close, the end of the close frame.
+pub fn model_at(stream: &[u8], rules: &Rules) -> (Vec<Seen>, End, usize) {
+    let d = naive_frame::decode(stream, rules);
+    let seen = naive_frame::messages(&d.events);
+    // A connection stops reading at the peer's close frame: what follows it (the decoder's
+    // `FrameAfterClose`) is never seen.
+    if matches!(seen.last(), Some(Seen::Close(_))) {
+        return (seen, End::Closed, d.frame_start);
+    }
+    match d.error {
+        Some(p) => (seen, End::Protocol(p.error), p.at - 1),
+        None => (seen, End::Abnormal, d.consumed),
     }
 }
 
@@ -176,30 +160,37 @@ pub fn pings(seen: &[Seen]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Decodes what the connection wrote, as its peer would: (pong payloads, close frame if any).
-pub fn written_frames(out: &[u8], our_role: Role) -> (Vec<Vec<u8>>, Option<Option<(u16, String)>>) {
-    let peer = match our_role {
-        Role::Server => Role::Client,
-        Role::Client => Role::Server,
-    };
-    let mut d = Decoder::new(zerows_frame::Config::new(peer));
-    let mut buf = out.to_vec();
+/// What a connection wrote while it read: its pongs and its close frame.
+pub struct Written {
+    /// The payload of every pong, in order.
+    pub pongs: Vec<Vec<u8>>,
+    /// The close frame, if one was written: its (code, reason), or `None` for an empty body.
+    pub close: Option<Option<(u16, String)>>,
+}
+
+/// Decodes what the connection wrote, as its peer would (the naive decoder with the default
+/// limits). Anything but pongs and one final close frame, an invalid frame or a frame cut short
+/// is a failure.
+pub fn written_frames(out: &[u8], our_role: Role) -> Written {
+    // the peer of a server is a client, which receives unmasked frames, and vice versa
+    let d = naive_frame::decode(out, &Rules::new(our_role == Role::Client));
+    if let Some(p) = d.error {
+        panic!("written frames are invalid ({p:?}): {out:02x?}");
+    }
+    assert_eq!(
+        d.consumed,
+        out.len(),
+        "written frames end mid-frame: {out:02x?}"
+    );
     let mut pongs = Vec::new();
     let mut close = None;
-    while !buf.is_empty() {
-        let r = d.next(&mut buf);
-        let (ev, used) = match r {
-            Ok(Status::Complete(x)) => x,
-            Ok(Status::Partial) => panic!("written frames end mid-frame: {out:02x?}"),
-            Err(e) => panic!("written frames are invalid ({e:?}): {out:02x?}"),
-        };
+    for ev in d.events {
         assert!(close.is_none(), "a frame after our close frame");
         match ev {
-            Event::Pong(p) => pongs.push(p.to_vec()),
-            Event::Close(c) => close = Some(c.map(|c| (c.code.0, c.reason.to_owned()))),
+            Ev::Pong(p) => pongs.push(p),
+            Ev::Close(c) => close = Some(c),
             ev => panic!("a read wrote {ev:?}"),
         }
-        buf.drain(..used);
     }
-    (pongs, close)
+    Written { pongs, close }
 }
