@@ -15,8 +15,10 @@
 //! - `bare`: the idle-memory baseline. The zerows handshake, then a task that holds the upgraded
 //!   `TcpStream` and discards what it reads.
 //! - `zerows-sync`: `zerows_util::WebSocket`, thread per connection.
-//! - `zerows-tokio`: `zerows_util::AsyncWebSocket` with a shared `BufferPool` (64 idle buffers) so
-//!   idle connections hold no I/O buffer; `--no-pool` gives each connection its own buffers;
+//! - `zerows-tokio`: `zerows_util::AsyncWebSocket` with the default `Config` (one `Arc<Config>`
+//!   shared by every connection, as the shipped example does; its default pool is the
+//!   process-wide `BufferPool::shared()`, so idle connections hold no I/O buffer); `--no-pool`
+//!   gives each connection its own buffers (`Config::without_pool`);
 //!   `--box-accept` awaits `AsyncWebSocket::accept` through `Box::pin`, so its stack buffers
 //!   (8 KiB + 2 KiB) do not become part of the connection task (see `--sizes`).
 //!
@@ -37,11 +39,13 @@ use std::io::{self, Write};
 use std::net::{TcpListener as StdListener, TcpStream as StdStream};
 
 use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use zerows_upgrade::Status;
 use zerows_upgrade::server::Upgrader;
-use zerows_util::{BufferPool, Config};
+
+use zerows_util::Config;
 
 const APP_BUF_KEEP: usize = 16 << 10;
 
@@ -75,11 +79,11 @@ pub(crate) fn main() -> io::Result<()> {
             }
         });
     }
-    let config = if pool {
-        Config::default().pool(BufferPool::new(64))
-    } else {
+    let config = Arc::new(if pool {
         Config::default()
-    };
+    } else {
+        Config::default().without_pool()
+    });
     if stack == "zerows-sync" {
         return sync_server(&addr, config);
     }
@@ -191,17 +195,19 @@ async fn bare(mut stream: TcpStream) -> io::Result<()> {
     }
 }
 
-async fn zerows_tokio(stream: TcpStream, config: Config) -> io::Result<()> {
-    let mut ws = zerows_util::AsyncWebSocket::accept(stream, config)
+async fn zerows_tokio(stream: TcpStream, config: Arc<Config>) -> io::Result<()> {
+    let mut ws = zerows_util::AsyncWebSocket::accept_with_config(stream, config)
         .await
         .map_err(other)?;
     zerows_tokio_echo(&mut ws).await
 }
 
-async fn zerows_tokio_boxed(stream: TcpStream, config: Config) -> io::Result<()> {
-    let mut ws = Box::pin(zerows_util::AsyncWebSocket::accept(stream, config))
-        .await
-        .map_err(other)?;
+async fn zerows_tokio_boxed(stream: TcpStream, config: Arc<Config>) -> io::Result<()> {
+    let mut ws = Box::pin(zerows_util::AsyncWebSocket::accept_with_config(
+        stream, config,
+    ))
+    .await
+    .map_err(other)?;
     zerows_tokio_echo(&mut ws).await
 }
 
@@ -237,7 +243,7 @@ fn sizes() -> io::Result<()> {
         let addr = l.local_addr()?;
         let c = TcpStream::connect(addr).await?;
         let (s, _) = l.accept().await?;
-        let cfg = Config::default();
+        let cfg = Arc::new(Config::default());
         let mut ws = zerows_util::AsyncWebSocket::from_raw(
             TcpStream::connect(addr).await?,
             zerows_util::Role::Server,
@@ -286,7 +292,7 @@ fn sizes() -> io::Result<()> {
     })
 }
 
-fn sync_server(addr: &str, config: Config) -> io::Result<()> {
+fn sync_server(addr: &str, config: Arc<Config>) -> io::Result<()> {
     let listener = StdListener::bind(addr)?;
     announce(listener.local_addr()?);
     for stream in listener.incoming() {
@@ -303,10 +309,11 @@ fn sync_server(addr: &str, config: Config) -> io::Result<()> {
     Ok(())
 }
 
-fn zerows_sync(stream: StdStream, config: Config) -> io::Result<()> {
+fn zerows_sync(stream: StdStream, config: Arc<Config>) -> io::Result<()> {
     use zerows_util::{Error, WebSocket};
     stream.set_nodelay(true)?;
-    let mut ws = WebSocket::accept_with(stream, &mut Upgrader::new(), config).map_err(other)?;
+    let mut ws =
+        WebSocket::accept_with_upgrader(stream, &mut Upgrader::new(), config).map_err(other)?;
     let mut buf = Vec::new();
     loop {
         match ws.read_into(&mut buf) {

@@ -20,12 +20,12 @@ fn open(target: &Target, path: &str) -> Result<WebSocket<TcpStream>, Error> {
     let stream = TcpStream::connect(&target.host_port)?;
     stream.set_nodelay(true)?;
     let request = ClientRequest::with_random_key(&target.host_port, path)
-        .map_err(|_| Error::InvalidInput(zerows_util::Misuse::NoRandom))?;
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
     // Offers permessage-deflate and installs it if the server accepts. The offer includes
     // client_no_context_takeover: Autobahn's 13.2/13.5/13.6 server cases only ask a client to reset
     // its compressor if the client offered to (a client may always reset; it costs some ratio).
     let deflate = DeflateConfig::default().no_context_takeover(true);
-    WebSocket::connect(stream, &request, Config::default().deflate(deflate))
+    WebSocket::connect_with_config(stream, &request, Config::default().deflate(deflate))
 }
 
 fn echo(mut ws: WebSocket<TcpStream>) -> Result<(), Error> {

@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let stream = TcpStream::connect(host)?;
     let request = ClientRequest::with_random_key(host, path)?;
-    let mut ws = WebSocket::connect(
+    let mut ws = WebSocket::connect_with_config(
         stream,
         &request,
         Config::default().deflate(DeflateConfig::default()),

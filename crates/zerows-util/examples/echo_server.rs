@@ -9,10 +9,11 @@
 //! console.log(e.data); ws.onopen = () => ws.send("hello")`.
 
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 
 use zerows_upgrade::server::{HeaderWriter, Hooks, Upgrader};
-use zerows_util::deflate::{DeflateConfig, DeflateHooks};
-use zerows_util::{Config, Error, OpCode, Role, WebSocket};
+use zerows_util::deflate::DeflateConfig;
+use zerows_util::{Config, Error, OpCode, WebSocket};
 
 /// Names the server in the 101 response (Autobahn reports use it as the agent name).
 #[derive(Default)]
@@ -24,24 +25,11 @@ impl Hooks for ServerName {
     }
 }
 
-fn serve(stream: TcpStream, deflate: bool) -> Result<(), Error> {
+fn serve(stream: TcpStream, config: Arc<Config>) -> Result<(), Error> {
     stream.set_nodelay(true)?;
-    let mut ws = if deflate {
-        // permessage-deflate when the client offers it (browsers do)
-        let mut upgrader =
-            Upgrader::with_hooks(DeflateHooks::new(ServerName, DeflateConfig::default()));
-        let mut ws = WebSocket::accept_with(stream, &mut upgrader, Config::default())?;
-        if let Some(agreed) = upgrader.hooks_mut().take_agreed() {
-            ws.set_extension(agreed.extension(Role::Server));
-        }
-        ws
-    } else {
-        WebSocket::accept_with(
-            stream,
-            &mut Upgrader::with_hooks(ServerName),
-            Config::default(),
-        )?
-    };
+    // permessage-deflate when the client offers it (browsers do) and the config has it
+    let mut ws =
+        WebSocket::accept_with_upgrader(stream, &mut Upgrader::with_hooks(ServerName), config)?;
     let mut buf = Vec::new();
     loop {
         let op = match ws.read_into(&mut buf) {
@@ -70,6 +58,11 @@ fn main() -> std::io::Result<()> {
             }
         }
     }
+    let mut config = Config::default();
+    if deflate {
+        config = config.deflate(DeflateConfig::default());
+    }
+    let config = Arc::new(config);
     let listener = TcpListener::bind(&addr)?;
     eprintln!(
         "echo_server: listening on ws://{} (permessage-deflate {})",
@@ -84,8 +77,9 @@ fn main() -> std::io::Result<()> {
                 continue;
             }
         };
+        let config = Arc::clone(&config);
         std::thread::spawn(move || {
-            if let Err(e) = serve(stream, deflate)
+            if let Err(e) = serve(stream, config)
                 && std::env::var_os("ZEROWS_VERBOSE").is_some()
             {
                 eprintln!("connection: {e}");

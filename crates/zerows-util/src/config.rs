@@ -1,9 +1,11 @@
 //! Connection configuration: protocol limits, buffer sizes, control-frame behaviour.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use zerows_frame::Role;
 
+use crate::extension::Negotiate;
 use crate::pool::BufferPool;
 
 /// How a connection behaves. Every size has a limit; each field documents its default.
@@ -46,14 +48,32 @@ pub struct Config {
     /// How long to wait for the peer's close frame, or for the peer to close the TCP connection,
     /// once we have sent ours (RFC 6455 §7.1.1). Default: 1 s.
     pub close_timeout: Duration,
-    /// Where buffers come from and go back to. Default: none (each connection owns its buffers and
-    /// keeps them). With a pool, an idle connection holds no I/O buffer at all.
+    /// Where buffers come from and go back to while data flows. Default: the process-wide
+    /// [`BufferPool::shared`], so an idle connection holds no I/O buffer; `None`
+    /// ([`without_pool`](Self::without_pool)): each connection owns its buffers and keeps them
+    /// (`read_buffer_size` while idle, plus the largest message buffer it grew).
     pub pool: Option<BufferPool>,
-    /// permessage-deflate to offer (client) or accept (server) in the handshakes that take a
-    /// `Config` ([`WebSocket::accept_config`](crate::WebSocket::accept_config),
-    /// [`WebSocket::connect`](crate::WebSocket::connect) and their async twins). Default: none.
-    #[cfg(feature = "deflate")]
-    pub deflate: Option<crate::deflate::DeflateConfig>,
+    /// The extension to offer (client) or accept (server) in the handshakes that take a `Config`
+    /// (RFC 6455 §9), e.g. permessage-deflate ([`Config::deflate`] with the `deflate` feature).
+    /// Default: none.
+    pub extension: Option<Arc<dyn Negotiate>>,
+    /// Ping the peer after this long without receiving anything and fail the connection (close
+    /// 1001, [`Error::Io`](crate::Error::Io) `TimedOut`) if nothing arrives within the timeout
+    /// after the ping. Default: off.
+    pub keepalive: Option<KeepaliveConfig>,
+    /// Headers of the handshake to keep on the connection ([`Agreed::header`](crate::Agreed)):
+    /// request headers on a server (e.g. `cookie`), response headers on a client (e.g.
+    /// `set-cookie`). Names are case-insensitive. Default: none (nothing is copied).
+    pub keep_headers: Vec<String>,
+}
+
+/// The keepalive timer's settings; see [`Config::keepalive`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeepaliveConfig {
+    /// Ping after this long without receiving anything.
+    pub interval: Duration,
+    /// Give up if nothing arrives this long after the ping.
+    pub timeout: Duration,
 }
 
 impl Default for Config {
@@ -66,9 +86,10 @@ impl Default for Config {
             fragment_size: Config::DEFAULT_FRAGMENT_SIZE,
             max_send_frame_size: Config::DEFAULT_MAX_SEND_FRAME_SIZE,
             close_timeout: Duration::from_secs(1),
-            pool: None,
-            #[cfg(feature = "deflate")]
-            deflate: None,
+            pool: Some(BufferPool::shared()),
+            extension: None,
+            keepalive: None,
+            keep_headers: Vec::new(),
         }
     }
 }
@@ -164,17 +185,41 @@ impl Config {
         self
     }
 
-    /// Offers (client) or accepts (server) permessage-deflate with `deflate`.
-    #[cfg(feature = "deflate")]
+    /// No pool: each connection allocates its own buffers and keeps them while idle (what a
+    /// thread-per-connection server with few connections may prefer).
     #[must_use]
-    pub fn deflate(mut self, deflate: crate::deflate::DeflateConfig) -> Config {
-        self.deflate = Some(deflate);
+    pub fn without_pool(mut self) -> Config {
+        self.pool = None;
         self
     }
 
-    pub(crate) fn for_role(mut self, role: Role) -> Config {
-        self.frame.role = role;
-        self.read_buffer_size = self.read_buffer_size.max(512);
+    /// Offers (client) or accepts (server) `extension` in the handshake.
+    #[must_use]
+    pub fn extension(mut self, extension: impl Negotiate + 'static) -> Config {
+        self.extension = Some(Arc::new(extension));
         self
+    }
+
+    /// Pings after `interval` without input and fails the connection when nothing answers within
+    /// `timeout`; see [`keepalive`](Self::keepalive).
+    #[must_use]
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Config {
+        self.keepalive = Some(KeepaliveConfig { interval, timeout });
+        self
+    }
+
+    /// Keeps the handshake header `name` on the connection; see
+    /// [`keep_headers`](Self::keep_headers).
+    #[must_use]
+    pub fn keep_header(mut self, name: &str) -> Config {
+        self.keep_headers.push(name.to_ascii_lowercase());
+        self
+    }
+
+    /// The frame layer's rules for `role`.
+    pub(crate) fn frame_for(&self, role: Role) -> zerows_frame::Config {
+        let mut frame = self.frame;
+        frame.role = role;
+        frame
     }
 }

@@ -17,37 +17,27 @@
 //!
 //! let listener = TcpListener::bind("127.0.0.1:9001")?;
 //! let (stream, _) = listener.accept()?;
-//! // negotiates permessage-deflate if the client offers it
-//! let mut ws = WebSocket::accept_config(stream, Config::default().deflate(DeflateConfig::default()))?;
+//! // negotiates permessage-deflate if the client offers it, with hooks of your own too
+//! // (`accept_with_upgrader`): the connection negotiates its `Config`'s extension itself
+//! let config = Config::default().deflate(DeflateConfig::default());
+//! let ws = WebSocket::accept_with_config(stream, config)?;
+//! println!("agreed: {:?}", ws.agreed().and_then(|a| a.extensions()));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! With hooks of your own, wrap them in [`DeflateHooks`] and install what was agreed:
-//!
-//! ```no_run
-//! # use std::net::TcpListener;
-//! use zerows_frame::Role;
-//! use zerows_upgrade::server::{NoHooks, Upgrader};
-//! use zerows_util::{Config, WebSocket};
-//! use zerows_util::deflate::{DeflateConfig, DeflateHooks};
-//!
-//! # let (stream, _) = TcpListener::bind("127.0.0.1:9001")?.accept()?;
-//! let mut upgrader = Upgrader::with_hooks(DeflateHooks::new(NoHooks, DeflateConfig::default()));
-//! let mut ws = WebSocket::accept_with(stream, &mut upgrader, Config::default())?;
-//! if let Some(agreed) = upgrader.hooks_mut().take_agreed() {
-//!     ws.set_extension(agreed.extension(Role::Server));
-//! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! Outside a connection's handshake (an upgrade inside hyper, say), wrap your hooks in
+//! [`DeflateHooks`] and install what was agreed with
+//! [`WebSocket::set_extension`](crate::WebSocket::set_extension).
 //!
 //! # Client
 //!
-//! [`WebSocket::connect`](crate::WebSocket::connect) with [`Config::deflate`](crate::Config::deflate)
-//! adds the offer to the request and installs what the server accepted.
+//! [`WebSocket::connect_with_config`](crate::WebSocket::connect_with_config) with
+//! [`Config::deflate`](crate::Config::deflate) adds the offer to the request and installs what the
+//! server accepted.
 //!
 //! # Memory
 //!
-//! Per connection, measured with a counting allocator (`tests/deflate.rs` prints them): the
+//! Per connection, measured with a counting allocator (`tests/deflate.rs` asserts them): the
 //! compressor is created on the first compressed message and takes 245 KiB (9-bit window) to
 //! 371 KiB (15-bit window, the default) — mostly zlib's hash tables, which do not shrink with the
 //! window; the decompressor takes 47 KiB. Both are reused for every message; neither allocates per
@@ -590,6 +580,45 @@ impl ExtensionError {
         code: zerows_frame::CloseCode::INTERNAL_ERROR,
         reason: "compression failed",
     };
+}
+
+impl crate::Config {
+    /// Offers (client) or accepts (server) permessage-deflate with `deflate`: the same as
+    /// [`Config::extension`](crate::Config::extension)`(deflate)`.
+    #[must_use]
+    pub fn deflate(self, deflate: DeflateConfig) -> crate::Config {
+        self.extension(deflate)
+    }
+}
+
+/// permessage-deflate as a negotiable extension (RFC 7692 §5, §7.1): what
+/// [`Config::deflate`](crate::Config::deflate) installs.
+impl crate::extension::Negotiate for DeflateConfig {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn offer(&self) -> String {
+        client_offer(self)
+    }
+
+    fn accept(
+        &self,
+        accepted: ExtensionOffers<'_>,
+    ) -> Result<Option<Extension>, crate::ExtensionError> {
+        Ok(client_accept(accepted, self)?.map(|a| a.extension(Role::Client)))
+    }
+
+    fn respond(
+        &self,
+        offers: ExtensionOffers<'_>,
+        response: &mut AcceptedExtensions,
+    ) -> Option<Extension> {
+        let agreed = negotiate(offers, self)?;
+        let mut buf = [0u8; 128];
+        response.push(agreed.response(&mut buf)).ok()?;
+        Some(agreed.extension(Role::Server))
+    }
 }
 
 /// Server hooks that negotiate permessage-deflate and delegate everything else to `H`.

@@ -27,7 +27,8 @@ pub enum Error {
     InvalidInput(Misuse),
 }
 
-/// What was wrong with a request of the application.
+/// What was wrong with a request of the application (never something the peer did, nor the
+/// operating system).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Misuse {
@@ -39,12 +40,9 @@ pub enum Misuse {
     UnfinishedMessage,
     /// A continuation frame with no message in progress.
     NoMessage,
-    /// An earlier write stopped in the middle of a frame; the stream is corrupt.
+    /// An earlier write was abandoned (its future dropped) in the middle of a frame; the stream
+    /// is corrupt and nothing more can be written.
     Poisoned,
-    /// The operating system's random source failed.
-    NoRandom,
-    /// The handshake failed for a reason not covered by the other variants.
-    Handshake,
 }
 
 impl Misuse {
@@ -56,8 +54,6 @@ impl Misuse {
             Misuse::UnfinishedMessage => "a fragmented message is unfinished",
             Misuse::NoMessage => "continuation without a message",
             Misuse::Poisoned => "an earlier write stopped mid-frame",
-            Misuse::NoRandom => "no OS random source",
-            Misuse::Handshake => "handshake failed",
         }
     }
 }
@@ -89,12 +85,62 @@ impl fmt::Display for Error {
     }
 }
 
+/// `reunite` was given the halves of two different connections: here they are back
+/// ([`into_halves`](Self::into_halves)).
+#[derive(Debug)]
+pub struct ReuniteError<R, W> {
+    halves: Box<Halves<R, W>>,
+}
+
+/// A read half and a write half.
+#[derive(Debug)]
+pub struct Halves<R, W> {
+    /// The read half.
+    pub read: R,
+    /// The write half.
+    pub write: W,
+}
+
+impl<R, W> ReuniteError<R, W> {
+    pub(crate) fn new(read: R, write: W) -> Self {
+        ReuniteError {
+            halves: Box::new(Halves { read, write }),
+        }
+    }
+
+    /// The two halves, given back.
+    pub fn into_halves(self) -> Halves<R, W> {
+        *self.halves
+    }
+}
+
+impl<R, W> fmt::Display for ReuniteError<R, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the halves are not of the same connection")
+    }
+}
+
+impl<R: fmt::Debug, W: fmt::Debug> std::error::Error for ReuniteError<R, W> {}
+
+impl fmt::Display for Misuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::error::Error for Misuse {}
+
 impl std::error::Error for Error {
+    /// The error underneath: the I/O error, the broken frame rule, the extension's or the
+    /// handshake's error, or the misuse. `Closed` and `AbnormalClosure` have none.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
             Error::Protocol(e) => Some(e),
-            _ => None,
+            Error::Extension(e) => Some(e),
+            Error::Handshake(e) => Some(e),
+            Error::InvalidInput(m) => Some(m),
+            Error::Closed | Error::AbnormalClosure => None,
         }
     }
 }
@@ -128,6 +174,28 @@ impl From<Error> for io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_error_with_a_cause_names_it() {
+        use std::error::Error as _;
+        let cases = [
+            Error::Io(io::ErrorKind::TimedOut.into()),
+            Error::Protocol(zerows_frame::Error::InvalidUtf8),
+            Error::Extension(crate::ExtensionError::TOO_BIG),
+            Error::Handshake(zerows_upgrade::Error::MissingKey),
+            Error::InvalidInput(Misuse::ControlTooLong),
+        ];
+        for e in cases {
+            let source = e.source().map(ToString::to_string);
+            assert!(
+                source
+                    .as_ref()
+                    .is_some_and(|s| e.to_string().contains(s.as_str())),
+                "{e}: {source:?}"
+            );
+        }
+        assert!(Error::Closed.source().is_none() && Error::AbnormalClosure.source().is_none());
+    }
 
     #[test]
     fn error_stays_small() {

@@ -178,53 +178,31 @@ impl From<ExtensionError> for Fail {
     }
 }
 
-/// The client side of extension negotiation, shared by the blocking and the tokio `connect`: what
-/// to offer for a [`Config`](crate::Config), and the [`Extension`] the server's answer selects.
-/// Without the `deflate` feature there is nothing to offer.
-#[derive(Debug)]
-pub(crate) struct ClientOffer {
-    #[cfg(feature = "deflate")]
-    offer: Option<(String, crate::deflate::DeflateConfig)>,
-}
+/// An extension a connection can negotiate in the opening handshake (RFC 6455 §9.1): what a
+/// client offers, how a server answers the offers, and how a client checks the answer. Each
+/// side's agreement becomes an [`Extension`] installed on the connection. Set one with
+/// [`Config::extension`](crate::Config::extension); permessage-deflate's
+/// [`DeflateConfig`](crate::deflate::DeflateConfig) is one.
+pub trait Negotiate: Send + Sync + fmt::Debug {
+    /// The extension token, e.g. `permessage-deflate`.
+    fn name(&self) -> &'static str;
 
-impl ClientOffer {
-    pub(crate) fn new(config: &crate::Config) -> ClientOffer {
-        #[cfg(not(feature = "deflate"))]
-        let _ = config;
-        ClientOffer {
-            #[cfg(feature = "deflate")]
-            offer: config
-                .deflate
-                .map(|d| (crate::deflate::client_offer(&d), d)),
-        }
-    }
+    /// Client: the offer to send in `Sec-WebSocket-Extensions` (the token and its parameters).
+    fn offer(&self) -> String;
 
-    /// `request` with our `Sec-WebSocket-Extensions` offer, if we have one.
-    pub(crate) fn request<'a>(
-        &'a self,
-        request: &zerows_upgrade::client::ClientRequest<'a>,
-    ) -> zerows_upgrade::client::ClientRequest<'a> {
-        #[cfg(feature = "deflate")]
-        if let Some((offer, _)) = &self.offer {
-            return request.extensions(offer);
-        }
-        *request
-    }
-
-    /// The extension the server accepted (RFC 6455 §9.1; RFC 7692 §5 for permessage-deflate's
-    /// parameters), or an error if it accepted something we cannot honour.
-    pub(crate) fn accept(
+    /// Client: the extensions the server accepted (every one of them; pick yours by name). The
+    /// extension to install, `Ok(None)` if the server did not accept it, or an error if the
+    /// answer breaks the extension's rules (the client then fails the connection, RFC 6455 §9.1).
+    fn accept(
         &self,
-        negotiated: &zerows_upgrade::client::Negotiated<'_>,
-    ) -> Result<Option<Extension>, crate::Error> {
-        #[cfg(feature = "deflate")]
-        if let Some((_, d)) = &self.offer {
-            let agreed = crate::deflate::client_accept(negotiated.extensions(), d)
-                .map_err(crate::Error::Extension)?;
-            return Ok(agreed.map(|a| a.extension(zerows_frame::Role::Client)));
-        }
-        #[cfg(not(feature = "deflate"))]
-        let _ = negotiated;
-        Ok(None)
-    }
+        accepted: zerows_upgrade::server::ExtensionOffers<'_>,
+    ) -> Result<Option<Extension>, ExtensionError>;
+
+    /// Server: the client's offers (every one, in its order of preference). Write the accepted
+    /// one's response into `response` and return its extension, or return `None` to decline.
+    fn respond(
+        &self,
+        offers: zerows_upgrade::server::ExtensionOffers<'_>,
+        response: &mut zerows_upgrade::server::AcceptedExtensions,
+    ) -> Option<Extension>;
 }

@@ -64,7 +64,7 @@ pub fn write_server_message<W: Write>(
     let n = Header::new(opcode, payload.len() as u64)
         .encode(&mut h)
         .unwrap_or(0);
-    crate::sync::write_all_vectored(stream, &mut [IoSlice::new(&h[..n]), IoSlice::new(payload)])?;
+    write_all_vectored(stream, &mut [IoSlice::new(&h[..n]), IoSlice::new(payload)])?;
     Ok(())
 }
 
@@ -202,6 +202,23 @@ fn fail<W: Write>(stream: &mut W, e: zerows_frame::Error, role: Role) -> Error {
     body[2..2 + reason.len()].copy_from_slice(reason);
     let _ = write_frame(stream, OpCode::Close, &body[..2 + reason.len()], role);
     Error::Protocol(e)
+}
+
+/// `write_all` for vectored writes.
+fn write_all_vectored<W: Write + ?Sized>(
+    w: &mut W,
+    mut bufs: &mut [IoSlice<'_>],
+) -> std::io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        match w.write_vectored(bufs) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

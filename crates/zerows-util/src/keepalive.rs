@@ -1,14 +1,14 @@
-//! Keepalive: ping on an idle connection, give up when the pong does not come.
+//! Keepalive: ping on an idle connection, give up when nothing answers
+//! ([`Config::keepalive`](crate::Config::keepalive)).
 //!
 //! [`Keepalive`] is a sans-IO timer (time is passed in, as in quinn-proto): it says when to ping and
-//! when the peer is gone; [`WebSocket::read_keepalive`](crate::WebSocket::read_keepalive) and
-//! [`AsyncWebSocket::read_keepalive`](crate::AsyncWebSocket::read_keepalive) drive it around a read.
+//! when the peer is gone; the connection core runs it from `handle_timeout`.
 
 use std::time::{Duration, Instant};
 
 /// What the keepalive timer wants now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeepaliveAction {
+pub(crate) enum KeepaliveAction {
     /// Nothing until [`Keepalive::deadline`].
     Wait,
     /// Send a ping with this payload.
@@ -20,22 +20,8 @@ pub enum KeepaliveAction {
 /// A keepalive timer: after `interval` without receiving anything, ping; if nothing arrives
 /// within `timeout` of the ping, time out. Any received frame counts as a sign of life.
 ///
-/// ```
-/// use std::time::{Duration, Instant};
-/// use zerows_util::{Keepalive, KeepaliveAction};
-///
-/// let t0 = Instant::now();
-/// let mut ka = Keepalive::new(Duration::from_secs(30), Duration::from_secs(10), t0);
-/// assert_eq!(ka.poll(t0 + Duration::from_secs(1)), KeepaliveAction::Wait);
-/// let KeepaliveAction::Ping(payload) = ka.poll(t0 + Duration::from_secs(30)) else { panic!() };
-/// ka.on_pong(&payload, t0 + Duration::from_secs(31));
-/// assert_eq!(ka.poll(t0 + Duration::from_secs(45)), KeepaliveAction::Wait);
-/// // no answer to the next ping
-/// assert!(matches!(ka.poll(t0 + Duration::from_secs(61)), KeepaliveAction::Ping(_)));
-/// assert_eq!(ka.poll(t0 + Duration::from_secs(72)), KeepaliveAction::TimedOut);
-/// ```
 #[derive(Clone, Debug)]
-pub struct Keepalive {
+pub(crate) struct Keepalive {
     interval: Duration,
     timeout: Duration,
     last_seen: Instant,
@@ -46,7 +32,7 @@ pub struct Keepalive {
 
 impl Keepalive {
     /// A timer that starts now.
-    pub fn new(interval: Duration, timeout: Duration, now: Instant) -> Keepalive {
+    pub(crate) fn new(interval: Duration, timeout: Duration, now: Instant) -> Keepalive {
         Keepalive {
             interval,
             timeout,
@@ -57,7 +43,7 @@ impl Keepalive {
     }
 
     /// When [`poll`](Self::poll) next has something to do.
-    pub fn deadline(&self) -> Instant {
+    pub(crate) fn deadline(&self) -> Instant {
         match self.outstanding {
             Some((_, sent)) => sent + self.timeout,
             None => self.last_seen + self.interval,
@@ -65,7 +51,7 @@ impl Keepalive {
     }
 
     /// What to do at `now`.
-    pub fn poll(&mut self, now: Instant) -> KeepaliveAction {
+    pub(crate) fn poll(&mut self, now: Instant) -> KeepaliveAction {
         match self.outstanding {
             Some((_, sent)) if now >= sent + self.timeout => KeepaliveAction::TimedOut,
             Some(_) => KeepaliveAction::Wait,
@@ -79,14 +65,35 @@ impl Keepalive {
     }
 
     /// Something arrived from the peer: it is alive.
-    pub fn on_activity(&mut self, now: Instant) {
+    pub(crate) fn on_activity(&mut self, now: Instant) {
         self.last_seen = now;
         self.outstanding = None;
     }
+}
 
-    /// A pong arrived (any pong proves liveness; the payload is accepted whatever it is, since a
-    /// peer may send unsolicited pongs, RFC 6455 §5.5.3).
-    pub fn on_pong(&mut self, _payload: &[u8], now: Instant) {
-        self.on_activity(now);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pings_after_the_interval_and_times_out_without_an_answer() {
+        let t0 = Instant::now();
+        let mut ka = Keepalive::new(Duration::from_secs(30), Duration::from_secs(10), t0);
+        assert_eq!(ka.poll(t0 + Duration::from_secs(1)), KeepaliveAction::Wait);
+        assert!(matches!(
+            ka.poll(t0 + Duration::from_secs(30)),
+            KeepaliveAction::Ping(_)
+        ));
+        ka.on_activity(t0 + Duration::from_secs(31));
+        assert_eq!(ka.poll(t0 + Duration::from_secs(45)), KeepaliveAction::Wait);
+        // no answer to the next ping
+        assert!(matches!(
+            ka.poll(t0 + Duration::from_secs(61)),
+            KeepaliveAction::Ping(_)
+        ));
+        assert_eq!(
+            ka.poll(t0 + Duration::from_secs(72)),
+            KeepaliveAction::TimedOut
+        );
     }
 }

@@ -1,40 +1,82 @@
 //! # zerows-util
 //!
-//! WebSocket messages over `std::io` (and tokio, with the `tokio` feature): the equivalent of Go's
-//! `gobwas/ws/wsutil`, built on the sans-IO [`zerows_frame`] decoder and the zero-allocation
-//! [`zerows_upgrade`] handshake.
+//! WebSocket connections over `std::io` and tokio: the equivalent of Go's `gobwas/ws/wsutil`,
+//! built on the sans-IO [`zerows_frame`] decoder and the zero-allocation [`zerows_upgrade`]
+//! handshake.
 //!
-//! - [`WebSocket`]: a connection over any blocking [`Transport`] (`TcpStream`, `UnixStream`, or
-//!   anything `Read + Write` wrapped in [`Plain`]), created by [`WebSocket::accept`] /
-//!   [`WebSocket::connect`] or from a finished handshake with [`WebSocket::from_raw`] (including the
-//!   bytes read past the handshake).
-//! - Reading: [`WebSocket::read`] returns the next [`Message`] — text (UTF-8 checked as it arrived),
-//!   binary, ping, pong or close — borrowed from reusable buffers, without allocating in steady
-//!   state. [`WebSocket::message_reader`] streams a large message in chunks instead.
-//! - Control frames in one place: pings answered automatically ([`Config::auto_pong`]), the close
-//!   handshake completed (the peer's code echoed; 1002/1007/1009 with a reason when we fail the
-//!   connection; then the write side shut down and a bounded wait for the peer, RFC 6455 §7).
-//! - Writing: one frame per message. [`WebSocket::send_message`] writes at once (a server's header
-//!   and payload in one vectored write, no copy); [`WebSocket::feed_message`] queues the frame, and
-//!   the queue goes out in one write at the next [`flush`](WebSocket::flush), send, or read that
-//!   has to wait, so a burst of replies costs one system call ([`Config::write_buffer_size`]).
-//!   [`WebSocket::message_writer`] fragments a streamed message; client frames are masked with a
-//!   fresh key from the OS CSPRNG; [`PreparedMessage`] encodes a broadcast once.
-//! - Buffers: owned per connection by default, or taken from a shared [`BufferPool`] only while
-//!   data flows, so an idle connection holds no I/O buffer.
-//! - Limits ([`Config`]): frame size, message size, fragment count, enforced from headers before any
-//!   payload is buffered, answered with close 1009.
+//! Every connection is one closed, sans-IO state machine, [`Connection`] (the [`conn`] module):
+//! it owns the buffers, the decoder, the write queue, the close handshake, failing and draining,
+//! automatic pongs and close replies, the keepalive and close-timeout deadlines and the
+//! negotiated extension. The blocking [`WebSocket`] and the tokio [`AsyncWebSocket`] are two
+//! drivers around it that only move bytes and wait, and a readiness loop can be a third: the
+//! same script through both drivers writes the same bytes (`tests/drivers.rs`).
+//!
+//! - Reading: [`read`](WebSocket::read) returns the next [`Message`] — text (UTF-8 checked as it
+//!   arrived), binary, ping, pong or close — borrowed from reusable buffers, without allocating in
+//!   steady state; [`read_into`](WebSocket::read_into) copies a data message out;
+//!   [`message_reader`](WebSocket::message_reader) streams a large one in chunks.
+//! - Control frames in one place: pings answered ([`Config::auto_pong`]), the close handshake
+//!   completed (the peer's code echoed; 1002/1007/1009 with a reason when we fail the connection;
+//!   then the write side shut down and a bounded wait for the peer, RFC 6455 §7), keepalive pings
+//!   ([`Config::keepalive`]).
+//! - Writing: [`send_message`](WebSocket::send_message) writes at once (a server's header and
+//!   payload in one vectored write, no copy); [`feed_message`](WebSocket::feed_message) queues, and
+//!   the queue goes out in one write at the next flush, send, or read that has to wait, so a burst
+//!   of replies costs one system call; [`message_writer`](WebSocket::message_writer) fragments a
+//!   streamed message; [`PreparedMessage`] encodes a broadcast once.
+//! - Buffers: by default from the process-wide [`BufferPool::shared`], only while data flows: an
+//!   idle connection holds no I/O buffer ([`Config::pool`]).
+//! - Limits ([`Config`]): frame size, message size, fragment count, enforced from headers before
+//!   any payload is buffered, answered with close 1009; the message buffer never grows past twice
+//!   what arrived (beyond 64 KiB).
+//! - Extensions: [`Negotiate`] (offer, accept, respond) and [`Extension`] (per-message transforms
+//!   owning RSV bits); permessage-deflate in [`deflate`] is one.
+//!
+//! # One API in both worlds
+//!
+//! The methods are written once (`src/api.rs`) and expanded as `fn` in [`WebSocket`] and as
+//! `async fn` in [`AsyncWebSocket`]: the same names, arguments and return types.
+//!
+//! | | blocking: [`WebSocket`] | tokio: [`AsyncWebSocket`] |
+//! |---|---|---|
+//! | handshake | `accept(io)`, `accept_with_config(io, config)`, `accept_with_upgrader(io, &mut upgrader, config)`, `connect(io, &request)`, `connect_with_config(io, &request, config)`; `from_raw(io, role, leftover, config)` | the same, `async` |
+//! | what was agreed | [`agreed`](WebSocket::agreed) → [`Agreed`]: subprotocol, extensions, kept headers | the same |
+//! | read | `read()` → [`Message`], `read_into(&mut buf)` → [`OpCode`], `message_reader()` → [`MessageReader`] | the same, `async`; [`AsyncMessageReader`] |
+//! | write | `send_message(op, payload)`, `send_text`, `send_binary`, `send(Message)`, `feed_message`, `flush()`, `send_prepared`, `ping`, `pong`, `message_writer(op)` → [`MessageWriter`] | the same, `async`; [`AsyncMessageWriter`] |
+//! | close | `close(code, reason)`, `is_closed()` | the same |
+//! | halves | `split()` → [`ReadHalf`] + [`WriteHalf`]; `ReadHalf::reunite(write)` | `split()` → [`AsyncReadHalf`] + [`AsyncWriteHalf`]; `reunite` |
+//! | read half | `read`, `read_into`, `message_reader`, `agreed` | the same, `async` |
+//! | write half (`&self`) | `send_message`, `feed_message`, `flush`, `send_text`, `send_binary`, `ping`, `pong`, `send_prepared`, `close`, `message_writer`, `is_closed` | the same, `async` |
+//! | stream and settings | `get_ref`, `get_mut`, `into_inner`, `role`, `config`, `release_buffers`, `set_extension` | the same |
+//!
+//! The streams differ as their worlds do: a blocking connection needs a [`Transport`]
+//! (`TcpStream`, `UnixStream`, or anything `Read + Write` in [`Plain`]) and [`SplitStream`] to
+//! split; an async one any `AsyncRead + AsyncWrite + Unpin`.
+//!
+//! # What each setting costs per connection
+//!
+//! With the defaults a connection is its struct (592 bytes for `WebSocket<TcpStream>`, 608 for
+//! `AsyncWebSocket<tokio::net::TcpStream>`, measured by the tests) and nothing else while idle:
+//! the read buffer (`read_buffer_size`, 16 KiB), the message buffer and the write queue
+//! (`write_buffer_size`, 16 KiB) come from the shared pool while data flows and go back before a
+//! read waits. [`Config::without_pool`] keeps them per connection instead (16 KiB or more each
+//! while idle). permessage-deflate adds its zlib state when agreed (47 KiB to inflate, about
+//! 371 KiB once a message is compressed, `docs/deflate.md`); a keepalive adds a small boxed timer;
+//! kept headers and an agreed subprotocol are copied once.
 //!
 //! # Example: an echo server
 //!
 //! ```no_run
 //! use std::net::TcpListener;
-//! use zerows_util::{Error, WebSocket};
+//! use std::sync::Arc;
+//! use zerows_util::{Config, Error, WebSocket};
 //!
+//! let config = Arc::new(Config::default()); // shared by every connection
 //! let listener = TcpListener::bind("127.0.0.1:9001")?;
 //! for stream in listener.incoming() {
+//!     let config = Arc::clone(&config);
 //!     std::thread::spawn(move || -> Result<(), Error> {
-//!         let mut ws = WebSocket::accept(stream?)?;
+//!         let mut ws = WebSocket::accept_with_config(stream?, config)?;
 //!         let mut buf = Vec::new();
 //!         loop {
 //!             match ws.read_into(&mut buf) {
@@ -56,67 +98,37 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[macro_use]
+mod api;
 mod config;
+pub mod conn;
 #[cfg(feature = "deflate")]
 pub mod deflate;
 mod error;
 mod extension;
+mod handshake;
 pub mod helpers;
 mod keepalive;
 mod keys;
 mod message;
 mod pool;
-mod proto;
 mod sync;
 #[cfg(feature = "tokio")]
 mod tokio;
 mod transport;
 
 #[cfg(feature = "tokio")]
-pub use crate::tokio::{AsyncReadHalf, AsyncWebSocket, AsyncWriteHalf};
-pub use config::Config;
-pub use error::{Error, Misuse};
-pub use extension::{Extension, ExtensionError, MessageDecoder, MessageEncoder};
-pub use keepalive::{Keepalive, KeepaliveAction};
+pub use crate::tokio::{
+    AsyncMessageReader, AsyncMessageWriter, AsyncReadHalf, AsyncWebSocket, AsyncWriteHalf,
+};
+pub use config::{Config, KeepaliveConfig};
+pub use conn::{Chunk, Connection, Item};
+pub use error::{Error, Halves, Misuse, ReuniteError};
+pub use extension::{Extension, ExtensionError, MessageDecoder, MessageEncoder, Negotiate};
+pub use handshake::Agreed;
 pub use message::{Message, PreparedMessage};
 pub use pool::BufferPool;
 pub use sync::{MessageReader, MessageWriter, ReadHalf, SplitStream, WebSocket, WriteHalf};
 pub use transport::{Plain, Transport};
 
 pub use zerows_frame::{CloseCode, CloseFrame, OpCode, Role};
-
-/// Accepts a WebSocket upgrade on `stream` and returns the server connection (default [`Config`],
-/// no hooks): [`WebSocket::accept`].
-pub fn accept<S: Transport>(stream: S) -> Result<WebSocket<S>, Error> {
-    WebSocket::accept(stream)
-}
-
-/// Performs the client handshake for `request` on `stream` and returns the client connection
-/// (default [`Config`]): [`WebSocket::connect`].
-pub fn connect<S: Transport>(
-    stream: S,
-    request: &zerows_upgrade::client::ClientRequest<'_>,
-) -> Result<WebSocket<S>, Error> {
-    WebSocket::connect(stream, request, Config::default())
-}
-
-/// Async [`accept`]: [`AsyncWebSocket::accept`].
-#[cfg(feature = "tokio")]
-pub async fn accept_async<S>(stream: S) -> Result<AsyncWebSocket<S>, Error>
-where
-    S: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin,
-{
-    AsyncWebSocket::accept(stream, Config::default()).await
-}
-
-/// Async [`connect`]: [`AsyncWebSocket::connect`].
-#[cfg(feature = "tokio")]
-pub async fn connect_async<S>(
-    stream: S,
-    request: &zerows_upgrade::client::ClientRequest<'_>,
-) -> Result<AsyncWebSocket<S>, Error>
-where
-    S: ::tokio::io::AsyncRead + ::tokio::io::AsyncWrite + Unpin,
-{
-    AsyncWebSocket::connect(stream, request, Config::default()).await
-}

@@ -11,9 +11,14 @@
 //! received into them, so an idle connection's release costs a `memset` of what it read, not of
 //! the whole buffer.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A pool of byte buffers, cheap to clone (all clones share the buffers).
+///
+/// [`Config::default`](crate::Config) uses [`BufferPool::shared`], so connections hold no I/O
+/// buffer while idle without any setup; give a connection a pool of its own, or none
+/// ([`Config::without_pool`](crate::Config::without_pool)), to change that.
 ///
 /// ```
 /// use zerows_util::BufferPool;
@@ -26,9 +31,35 @@ use std::sync::{Arc, Mutex};
 /// ```
 #[derive(Clone, Debug)]
 pub struct BufferPool {
-    inner: Arc<Mutex<Vec<Vec<u8>>>>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Idle buffers, in shards chosen by thread (a multi-threaded server's threads do not
+    /// contend for one lock). Invariant: every byte in `..len()` of a kept buffer is zero.
+    shards: Box<[Mutex<Shard>]>,
     max_idle: usize,
+    max_idle_bytes: usize,
     max_buffer: usize,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    idle: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+/// How many of a shard's most recently returned buffers `take` looks at.
+const SCAN: usize = 32;
+
+/// Each thread's shard, assigned round-robin on first use.
+fn shard_index(n: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    if n == 1 { 0 } else { INDEX.with(|i| *i) % n }
 }
 
 impl BufferPool {
@@ -36,29 +67,85 @@ impl BufferPool {
     /// kept: 1 MiB.
     pub const DEFAULT_MAX_BUFFER: usize = 1 << 20;
 
+    /// What each shard of [`shared`](Self::shared) keeps idle at most: 2 MiB (128 read buffers of
+    /// 16 KiB). The shared pool has four shards per CPU.
+    pub const SHARED_SHARD_MAX_IDLE_BYTES: usize = 2 << 20;
+
     /// A pool that keeps at most `max_idle` buffers.
     pub fn new(max_idle: usize) -> BufferPool {
+        BufferPool::build(1, max_idle, usize::MAX)
+    }
+
+    fn build(shards: usize, max_idle: usize, max_idle_bytes: usize) -> BufferPool {
         BufferPool {
-            inner: Arc::new(Mutex::new(Vec::new())),
-            max_idle,
-            max_buffer: Self::DEFAULT_MAX_BUFFER,
+            inner: Arc::new(Inner {
+                shards: (0..shards.max(1)).map(|_| Mutex::default()).collect(),
+                max_idle,
+                max_idle_bytes,
+                max_buffer: Self::DEFAULT_MAX_BUFFER,
+            }),
         }
+    }
+
+    /// The process-wide pool every [`Config::default`](crate::Config) uses: four shards per CPU
+    /// (threads are spread over them, so a multi-threaded runtime's threads rarely share a lock
+    /// or each other's buffers), each keeping at most
+    /// [`SHARED_SHARD_MAX_IDLE_BYTES`](Self::SHARED_SHARD_MAX_IDLE_BYTES) idle; buffers over 1 MiB
+    /// are freed.
+    pub fn shared() -> BufferPool {
+        static SHARED: OnceLock<BufferPool> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+                BufferPool::build(4 * cpus, usize::MAX, Self::SHARED_SHARD_MAX_IDLE_BYTES)
+            })
+            .clone()
     }
 
     /// Sets the size above which a returned buffer is freed instead of kept.
     #[must_use]
-    pub fn max_buffer(mut self, bytes: usize) -> BufferPool {
-        self.max_buffer = bytes;
-        self
+    pub fn max_buffer(self, bytes: usize) -> BufferPool {
+        let inner = &self.inner;
+        BufferPool {
+            inner: Arc::new(Inner {
+                shards: (0..inner.shards.len()).map(|_| Mutex::default()).collect(),
+                max_idle: inner.max_idle,
+                max_idle_bytes: inner.max_idle_bytes,
+                max_buffer: bytes,
+            }),
+        }
+    }
+
+    fn shard(&self) -> std::sync::MutexGuard<'_, Shard> {
+        let shards = &self.inner.shards;
+        shards[shard_index(shards.len())]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// A zero-initialised buffer of exactly `len` bytes, reused if the pool has one with enough
     /// capacity. Nothing of a buffer's previous user is visible in it.
     pub fn take(&self, len: usize) -> Vec<u8> {
         let reused = {
-            let mut idle = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let at = idle.iter().rposition(|b| b.capacity() >= len);
-            at.map(|i| idle.swap_remove(i))
+            let mut shard = self.shard();
+            // Among the most recently returned buffers (hot in cache, and a bounded scan): the
+            // smallest that fits a known size, the largest for one that will grow (len 0), so
+            // each buffer settles into the role its size fits and steady state allocates nothing.
+            let first = shard.idle.len().saturating_sub(SCAN);
+            let fits = shard.idle[first..]
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.capacity() >= len);
+            let best = if len == 0 {
+                fits.max_by_key(|(_, b)| b.capacity())
+            } else {
+                fits.min_by_key(|(_, b)| b.capacity())
+            };
+            best.map(|(i, _)| first + i).map(|i| {
+                let b = shard.idle.swap_remove(i);
+                shard.bytes -= b.capacity();
+                b
+            })
         };
         // Invariant of the idle list: every byte in `..len()` of a kept buffer is zero (`give`
         // empties, `give_used` zeroes what was used). `resize` writes zeros past the old length,
@@ -87,18 +174,25 @@ impl BufferPool {
     }
 
     fn keep(&self, buf: Vec<u8>) {
-        if buf.capacity() == 0 || buf.capacity() > self.max_buffer {
+        let cap = buf.capacity();
+        if cap == 0 || cap > self.inner.max_buffer {
             return;
         }
-        let mut idle = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < self.max_idle {
-            idle.push(buf);
+        let mut shard = self.shard();
+        if shard.idle.len() < self.inner.max_idle && shard.bytes + cap <= self.inner.max_idle_bytes
+        {
+            shard.bytes += cap;
+            shard.idle.push(buf);
         }
     }
 
     /// How many buffers are idle in the pool.
     pub fn idle(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.inner
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).idle.len())
+            .sum()
     }
 }
 

@@ -1,341 +1,230 @@
-//! Connections over blocking `std::io` streams.
+//! The blocking driver: the connection core over a `std::io` stream. Everything here moves bytes
+//! between the stream and the core, or waits; every protocol decision is the core's.
 
-use std::io::{self, IoSlice, Read, Write};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
-use zerows_frame::{CloseCode, CloseFrame, Header, OpCode, Role, Rsv};
-use zerows_upgrade::HandshakeError;
+use zerows_frame::{CloseCode, CloseFrame, OpCode, Role};
 use zerows_upgrade::client::ClientRequest;
 use zerows_upgrade::server::{Hooks, Upgrader};
 
 use crate::config::Config;
-use crate::error::{Error, Misuse};
-use crate::extension::{Extension, Fail};
+use crate::conn::{Chunk, Connection, Item, ReadPoll, Receiver, Sender, Wait};
+use crate::error::{Error, ReuniteError};
+use crate::extension::Extension;
+use crate::handshake::{Agreed, ClientHandshake, HEAD_BUF, RESPONSE_BUF, ServerHandshake, Steps};
 use crate::message::{Message, PreparedMessage};
-use crate::proto::{Item, ReadCore, WriteCore};
 use crate::transport::Transport;
 
-/// The handshake buffer: the largest request or response head we accept (8 KiB by default limits).
-const HANDSHAKE_BUF: usize = 8 << 10;
-/// Stack buffer for the first read of an idle pooled connection.
+/// Stack buffer for the first read of an idle pooled connection (so it waits holding no buffer).
 const STACK_READ: usize = 4 << 10;
 
-/// The writing side of a connection: the stream it writes to and the write core. Shared by
-/// [`WebSocket`] (which also reads from the same stream) and [`WriteHalf`] (behind a mutex, so the
-/// read half's control replies and the application's frames never interleave).
-#[derive(Debug)]
-pub(crate) struct Writer<W> {
-    pub(crate) io: W,
-    pub(crate) core: WriteCore,
-    pooled: bool,
-}
-
-impl<W: Transport> Writer<W> {
-    /// Writes the queue, the pending control reply and then `head` + `payload` (a frame from the
-    /// caller's buffers; both may be empty) with vectored writes, keeping the queue's and the
-    /// reply's progress in the core as bytes go out. Then flushes the stream (a TLS or buffered
-    /// transport may hold bytes until then).
-    fn write_out(&mut self, head: &[u8], payload: &[u8]) -> Result<(), Error> {
-        let mut done = 0;
-        let total = head.len() + payload.len();
-        while self.core.has_output() || done < total {
-            let n = {
-                let (h, p) = (
-                    head.get(done..).unwrap_or(&[]),
-                    &payload[done.saturating_sub(head.len())..],
-                );
-                let bufs = [
-                    IoSlice::new(self.core.queued()),
-                    IoSlice::new(self.core.pending()),
-                    IoSlice::new(h),
-                    IoSlice::new(p),
-                ];
-                match self.io.write_vectored(&bufs) {
-                    Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e.into()),
-                }
-            };
-            done += self.core.advance_output(n);
-        }
-        self.core.written();
-        self.io.flush()?;
-        Ok(())
-    }
-
-    /// Writes everything queued: fed frames, then the pending control reply.
-    fn flush_all(&mut self) -> Result<(), Error> {
-        if !self.core.has_output() {
-            return Ok(());
-        }
-        self.write_out(&[], &[])
-    }
-
-    /// Queues and writes a control frame (after everything queued before it).
-    fn control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        if self.core.has_pending() {
-            self.flush_all()?;
-        }
-        self.core.queue_control(opcode, payload);
-        self.flush_all()
-    }
-
-    fn close(&mut self, code: Option<CloseCode>, reason: &str) -> Result<(), Error> {
-        if self.core.close_sent {
-            return Ok(());
-        }
-        if self.core.has_pending() {
-            self.flush_all()?;
-        }
-        self.core.queue_close(code, reason);
-        self.flush_all()
-    }
-
-    /// Writes or queues one frame. A server frame that is flushed at once, or does not fit in the
-    /// write buffer, goes out straight from `payload` (one vectored write with the queue in
-    /// front); otherwise the frame is encoded into the queue, which is written when `flush` is set
-    /// or it is full. A client frame is always copied into the queue to be masked.
-    fn frame(
-        &mut self,
-        opcode: OpCode,
-        fin: bool,
-        rsv: Rsv,
-        payload: &[u8],
-        flush: bool,
-    ) -> Result<(), Error> {
-        let mut h = [0u8; Header::MAX_LEN];
-        match self
-            .core
-            .start_frame((opcode, fin, rsv), payload, flush, &mut h)?
-        {
-            Some(n) => {
-                self.core.poisoned = true;
-                self.write_out(&h[..n], payload)?;
-                self.core.poisoned = false;
-            }
-            None if flush || self.core.queue_full() => self.flush_all()?,
-            None => {}
-        }
-        Ok(())
-    }
-
-    /// Writes (or with `flush` false, queues) a whole data message, through the extension's
-    /// encoder if one was negotiated, in frames of at most [`Config::max_send_frame_size`] bytes.
-    fn message(&mut self, opcode: OpCode, payload: &[u8], flush: bool) -> Result<(), Error> {
-        let rsv = self.core.begin_message(opcode, payload)?;
-        let encoded = std::mem::take(&mut self.core.xbuf);
-        let r = match rsv {
-            Some(rsv) => self.frames(opcode, rsv, &encoded, flush),
-            None => self.frames(opcode, Rsv::NONE, payload, flush),
+/// Writes everything the sender has (the caller's frame last, from `caller`), flushes the stream,
+/// and shuts its write side down if the core asks.
+fn write_out<S: Transport>(io: &mut S, tx: &mut Sender, caller: &[u8]) -> Result<(), Error> {
+    while tx.has_output() {
+        let n = match io.write_vectored(&tx.output(caller)) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
         };
-        self.core.xbuf = encoded;
-        r
+        tx.advance(n);
     }
+    io.flush()?;
+    if tx.wants_shutdown() {
+        let _ = io.shutdown_write();
+        tx.shutdown_done();
+    }
+    Ok(())
+}
 
-    /// Writes `payload` as one message in as many frames as [`Config::max_send_frame_size`] needs.
-    fn frames(
+/// Finishes a command: writes its output if it must go out before the command returns.
+fn done<S: Transport>(
+    io: &mut S,
+    tx: &mut Sender,
+    command: Result<(), Error>,
+    caller: &[u8],
+) -> Result<(), Error> {
+    command?;
+    if tx.needs_write() {
+        write_out(io, tx, caller)?;
+    }
+    Ok(())
+}
+
+/// A split connection's writing side: its stream handle and the sender, behind one lock.
+#[derive(Debug)]
+pub(crate) struct Writer<S> {
+    io: S,
+    tx: Sender,
+}
+
+/// What the read loop needs: the receiver, a stream to read, and the writer for replies.
+trait Link {
+    type S: Transport;
+    /// Before a read waits: a whole connection writes all it queued, a read half only a reply.
+    const WHOLE: bool;
+    fn reader(&mut self) -> (&mut Receiver, &mut Self::S, &mut bool);
+    fn with_writer<T>(
         &mut self,
-        opcode: OpCode,
-        rsv: Rsv,
-        payload: &[u8],
-        flush: bool,
-    ) -> Result<(), Error> {
-        let mut result = Ok(());
-        for (op, fin, r, range) in self.core.split_message(opcode, rsv, payload.len()) {
-            self.core.streaming = op == OpCode::Continuation;
-            result = self.frame(op, fin, r, &payload[range], flush);
-            if result.is_err() {
-                break;
+        f: impl FnOnce(&mut Receiver, &mut Sender, &mut Self::S) -> T,
+    ) -> T;
+}
+
+fn next_item<L: Link>(link: &mut L) -> Result<Item, Error> {
+    loop {
+        let step = link.reader().0.poll();
+        match step {
+            ReadPoll::Item(item) => return Ok(item),
+            ReadPoll::Failed(e) => return Err(e),
+            ReadPoll::NeedSender => link.with_writer(|rx, tx, io| {
+                rx.settle(tx);
+                if tx.has_control() || tx.wants_shutdown() {
+                    write_out(io, tx, &[])?;
+                }
+                Ok::<_, Error>(())
+            })?,
+            ReadPoll::NeedInput => {
+                link.with_writer(|_, tx, io| {
+                    if (L::WHOLE && tx.has_output()) || tx.has_control() {
+                        write_out(io, tx, &[])?;
+                    }
+                    Ok::<_, Error>(())
+                })?;
+                let (rx, io, timed) = link.reader();
+                fill(rx, io, timed)?;
             }
         }
-        self.core.streaming = false;
-        result
-    }
-
-    fn prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
-        if self.core.role() == Role::Client {
-            return self.frame(msg.opcode(), true, Rsv::NONE, msg.payload(), true);
-        }
-        self.core.check_writable()?;
-        if self.core.streaming {
-            return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
-        }
-        self.core.poisoned = true;
-        self.write_out(&[], msg.server_frame())?;
-        self.core.poisoned = false;
-        Ok(())
     }
 }
 
-/// What the read loop needs from the writing side: the stream to read from and a way to write
-/// control replies. Implemented by a whole connection and by a read half.
-pub(crate) trait Link {
-    type R: Transport;
-    type W: Transport;
-    fn read_io(&mut self) -> &mut Self::R;
-    fn with_writer<T>(&mut self, f: impl FnOnce(&mut Writer<Self::W>) -> T) -> T;
-    /// Before a read waits for input: writes what was fed on this connection (a whole
-    /// connection's own queue; a read half leaves the write half's queue to it).
-    fn flush_before_wait(&mut self) -> Result<(), Error> {
-        Ok(())
+/// One blocking read into the receiver, bounded by its deadline.
+fn fill<S: Transport>(rx: &mut Receiver, io: &mut S, timed: &mut bool) -> Result<(), Error> {
+    let deadline = match rx.prepare_wait(Instant::now) {
+        Wait::Poll => return Ok(()),
+        Wait::Until(deadline) => deadline,
+    };
+    match deadline {
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            io.set_read_timeout(Some(left.max(std::time::Duration::from_millis(1))))?;
+            *timed = true;
+        }
+        None if *timed => {
+            io.set_read_timeout(None)?;
+            *timed = false;
+        }
+        None => {}
+    }
+    rx.release_if_idle();
+    let result = if rx.pooled() && rx.is_idle() && !rx.holds_buffer() {
+        // Idle pooled connection: wait on the stack, take a pooled buffer once bytes are here.
+        let mut stack = [0u8; STACK_READ];
+        let room = STACK_READ.min(rx.read_buffer_size());
+        read_retry(io, &mut stack[..room]).map(|n| rx.handle_bytes(&stack[..n]))
+    } else {
+        read_retry(io, rx.read_target()).map(|n| rx.handle_read(n))
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(e)
+            if deadline.is_some()
+                && matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+        {
+            rx.handle_timeout(Instant::now());
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
-/// A whole connection: reads and writes share one stream.
-pub(crate) struct Whole<'a, S>(&'a mut Writer<S>);
+fn read_retry<S: Read + ?Sized>(io: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match io.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
+        }
+    }
+}
+
+/// Runs a handshake's steps over a blocking stream.
+fn handshake<S: Read + Write, H: Steps>(io: &mut S, hs: &mut H) -> Result<(), Error> {
+    while !hs.is_done() {
+        let out = hs.output();
+        if !out.is_empty() {
+            let n = io.write(out)?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+            }
+            hs.advance(n);
+        } else if let Some(target) = hs.read_target() {
+            let n = read_retry(io, target)?;
+            hs.handle_read(n)?;
+        }
+    }
+    Ok(io.flush()?)
+}
+
+/// A whole connection's link: one stream for both directions.
+#[derive(Debug)]
+struct Whole<'a, S> {
+    conn: &'a mut Connection,
+    io: &'a mut S,
+    timed: &'a mut bool,
+}
 
 impl<S: Transport> Link for Whole<'_, S> {
-    type R = S;
-    type W = S;
-    fn read_io(&mut self) -> &mut S {
-        &mut self.0.io
+    type S = S;
+    const WHOLE: bool = true;
+    fn reader(&mut self) -> (&mut Receiver, &mut S, &mut bool) {
+        (self.conn.parts_mut().0, self.io, self.timed)
     }
-    fn with_writer<T>(&mut self, f: impl FnOnce(&mut Writer<S>) -> T) -> T {
-        f(self.0)
-    }
-    fn flush_before_wait(&mut self) -> Result<(), Error> {
-        self.0.flush_all()
+    fn with_writer<T>(&mut self, f: impl FnOnce(&mut Receiver, &mut Sender, &mut S) -> T) -> T {
+        let (rx, tx) = self.conn.parts_mut();
+        f(rx, tx, self.io)
     }
 }
 
-/// The reading side's state.
+/// A read half's link: its own stream handle, and the shared writer for replies.
 #[derive(Debug)]
-pub(crate) struct Reader {
-    core: ReadCore,
-    config: Config,
-    /// Reading is over: the close handshake completed or the connection failed.
-    done: bool,
+struct Half<'a, S> {
+    rx: &'a mut Receiver,
+    io: &'a mut S,
+    writer: &'a Mutex<Writer<S>>,
+    timed: &'a mut bool,
 }
 
-impl Reader {
-    fn new(config: &Config, leftover: &[u8]) -> Reader {
-        Reader {
-            core: ReadCore::new(config, leftover),
-            config: config.clone(),
-            done: false,
-        }
+impl<S: Transport> Link for Half<'_, S> {
+    type S = S;
+    const WHOLE: bool = false;
+    fn reader(&mut self) -> (&mut Receiver, &mut S, &mut bool) {
+        (self.rx, self.io, self.timed)
     }
-
-    /// The next item to report, handling control frames and failures.
-    fn next<L: Link>(&mut self, link: &mut L) -> Result<Item, Error> {
-        loop {
-            if self.done {
-                return Err(Error::Closed);
-            }
-            match self.core.process() {
-                Err(e) => return Err(self.fail(link, e)),
-                Ok(Some(item)) => {
-                    if self.on_item(link, item)? {
-                        return Ok(item);
-                    }
-                }
-                Ok(None) => self.fill(link)?,
-            }
-        }
-    }
-
-    /// Handles the protocol side of an item; returns whether it is reported.
-    fn on_item<L: Link>(&mut self, link: &mut L, item: Item) -> Result<bool, Error> {
-        match item {
-            Item::Ping if self.config.auto_pong => {
-                let ping = self.core.control();
-                link.with_writer(|w| {
-                    if w.core.close_sent {
-                        Ok(())
-                    } else {
-                        w.control(OpCode::Pong, ping)
-                    }
-                })?;
-            }
-            Item::Close(code) => {
-                self.done = true;
-                // Echo the code (RFC 6455 §5.5.1); a close without a code gets an empty one. Then
-                // the server closes the TCP connection first (RFC 6455 §7.1.1).
-                link.with_writer(|w| {
-                    let r = w.close(code, "");
-                    let _ = w.io.shutdown_write();
-                    r
-                })?;
-            }
-            _ => {}
-        }
-        Ok(true)
-    }
-
-    /// Reads more bytes into the core.
-    fn fill<L: Link>(&mut self, link: &mut L) -> Result<(), Error> {
-        link.flush_before_wait()?;
-        self.core.release_if_idle();
-        let n = if self.core.pooled() && !self.core.holds_buffer() && self.core.is_idle() {
-            // Idle pooled connection: wait on a stack buffer, take a pooled one only once bytes
-            // are here.
-            let mut stack = [0u8; STACK_READ];
-            let n = read_retry(link.read_io(), &mut stack)?;
-            if n > 0 {
-                self.core.push_bytes(&stack[..n]);
-            }
-            n
-        } else {
-            let target = self.core.read_target();
-            let n = read_retry(link.read_io(), target)?;
-            if let Err(e) = self.core.filled(n) {
-                return Err(self.fail(link, e));
-            }
-            n
-        };
-        if n == 0 {
-            self.done = true;
-            return Err(Error::AbnormalClosure);
-        }
-        Ok(())
-    }
-
-    /// Fails the connection (RFC 6455 §7.1.7): close frame with the error's code and reason, TCP
-    /// write side shut down, then a bounded wait for the peer to close.
-    fn fail<L: Link>(&mut self, link: &mut L, e: impl Into<Fail>) -> Error {
-        let e = e.into();
-        if !self.done {
-            self.done = true;
-            link.with_writer(|w| {
-                let _ = w.close(Some(e.close_code()), e.reason());
-                let _ = w.io.shutdown_write();
-            });
-            drain(link.read_io(), self.config.close_timeout);
-        }
-        e.into_error()
+    fn with_writer<T>(&mut self, f: impl FnOnce(&mut Receiver, &mut Sender, &mut S) -> T) -> T {
+        let mut w = lock(self.writer);
+        let Writer { io, tx } = &mut *w;
+        f(self.rx, tx, io)
     }
 }
 
-/// Reads and discards until the peer closes or `timeout` passes.
-fn drain<R: Transport>(io: &mut R, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    let mut scratch = [0u8; 1024];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero()
-            || io
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .is_err()
-        {
-            break;
-        }
-        match io.read(&mut scratch) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-    let _ = io.set_read_timeout(None);
+fn lock<S>(w: &Mutex<Writer<S>>) -> MutexGuard<'_, Writer<S>> {
+    w.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A WebSocket connection over a blocking stream, after the opening handshake.
 ///
 /// Reads return one [`Message`] at a time (data or control); pings are answered and the close
-/// handshake is completed from within [`read`](Self::read) — the only writes a read makes, and only
-/// control frames. Writes send whole messages as single frames ([`send`](Self::send)), or stream
-/// one in fragments ([`message_writer`](Self::message_writer)). [`split`](Self::split) gives a read
-/// half and a write half for two threads.
+/// handshake is completed from within [`read`](Self::read) — the only writes a read makes, and
+/// only control frames and what was fed before them. [`send_message`](Self::send_message) writes
+/// a whole message (several frames past [`Config::max_send_frame_size`]);
+/// [`feed_message`](Self::feed_message) queues it for the next write;
+/// [`message_writer`](Self::message_writer) streams one in fragments. [`split`](Self::split)
+/// gives a read half and a write half for two threads.
 ///
 /// ```no_run
 /// use std::net::TcpListener;
@@ -347,7 +236,7 @@ fn drain<R: Transport>(io: &mut R, timeout: Duration) {
 /// let mut buf = Vec::new();
 /// loop {
 ///     match ws.read_into(&mut buf) {
-///         Ok(opcode) => ws.send_message(opcode, &buf)?, // echo
+///         Ok(opcode) => ws.feed_message(opcode, &buf)?, // echo
 ///         Err(Error::Closed) => break,                   // close handshake done
 ///         Err(e) => return Err(e.into()),
 ///     }
@@ -356,371 +245,74 @@ fn drain<R: Transport>(io: &mut R, timeout: Duration) {
 /// ```
 #[derive(Debug)]
 pub struct WebSocket<S> {
-    reader: Reader,
-    writer: Writer<S>,
+    conn: Connection,
+    io: S,
+    shared: Shared,
+}
+
+/// What both halves of a connection keep.
+#[derive(Debug, Clone)]
+struct Shared {
+    config: Arc<Config>,
+    agreed: Option<Arc<Agreed>>,
+    /// A read timeout is set on the stream (for a deadline of the core).
+    timed: bool,
 }
 
 impl<S: Transport> WebSocket<S> {
-    /// Wraps a stream on which the handshake is already done. `leftover` are bytes read past the
-    /// handshake (frames the peer sent right behind it); they are decoded first.
-    pub fn from_raw(io: S, role: Role, leftover: &[u8], config: Config) -> WebSocket<S> {
-        let config = config.for_role(role);
+    fn new(io: S, conn: Connection, config: Arc<Config>, agreed: Option<Box<Agreed>>) -> Self {
         WebSocket {
-            reader: Reader::new(&config, leftover),
-            writer: Writer {
-                io,
-                core: WriteCore::new(role, &config),
-                pooled: config.pool.is_some(),
+            conn,
+            io,
+            shared: Shared {
+                config,
+                agreed: agreed.map(Arc::from),
+                timed: false,
             },
         }
     }
 
-    /// Installs a negotiated [`Extension`] (e.g. permessage-deflate): its RSV bits become legal on
-    /// the first frame of a data message, received messages that carry them go through its decoder
-    /// (the size limit and the UTF-8 check apply to the decoded bytes), and whole messages sent with
-    /// `send_*` go through its encoder. Streamed messages ([`message_writer`](Self::message_writer))
-    /// are sent untransformed. Call it before the first read or write.
-    pub fn set_extension(&mut self, ext: Extension) {
-        let Extension {
-            rsv,
-            decoder,
-            encoder,
-        } = ext;
-        self.reader.core.set_extension(rsv, decoder);
-        self.writer.core.ext = Some(encoder);
+    /// The handshake's buffer, on the stack: a blocking handshake allocates nothing.
+    fn handshake_space(_len: usize) -> [u8; HEAD_BUF + RESPONSE_BUF] {
+        [0; HEAD_BUF + RESPONSE_BUF]
     }
 
-    /// Accepts a WebSocket upgrade on `stream` with the default [`Config`] and no hooks.
-    pub fn accept(stream: S) -> Result<WebSocket<S>, Error> {
-        Self::accept_config(stream, Config::default())
+    fn drive<H: Steps>(io: &mut S, steps: &mut H) -> Result<(), Error> {
+        handshake(io, steps)
     }
 
-    /// Accepts a WebSocket upgrade with a [`Config`] and no hooks; with the `deflate` feature and
-    /// [`Config::deflate`] set, negotiates permessage-deflate.
-    pub fn accept_config(stream: S, config: Config) -> Result<WebSocket<S>, Error> {
-        #[cfg(feature = "deflate")]
-        if let Some(deflate) = config.deflate {
-            use zerows_upgrade::server::NoHooks;
-            let mut upgrader =
-                Upgrader::with_hooks(crate::deflate::DeflateHooks::new(NoHooks, deflate));
-            let mut ws = Self::accept_with(stream, &mut upgrader, config)?;
-            if let Some(agreed) = upgrader.hooks_mut().take_agreed() {
-                ws.set_extension(agreed.extension(Role::Server));
-            }
-            return Ok(ws);
-        }
-        Self::accept_with(stream, &mut Upgrader::new(), config)
-    }
-
-    /// Accepts a WebSocket upgrade with an [`Upgrader`] (hooks, limits) and a [`Config`]. Nothing is
-    /// allocated for the handshake; the rejection response, if any, is written before the error is
-    /// returned.
-    pub fn accept_with<H: Hooks>(
-        mut stream: S,
-        upgrader: &mut Upgrader<H>,
-        config: Config,
-    ) -> Result<WebSocket<S>, Error> {
-        let mut buf = [0u8; HANDSHAKE_BUF];
-        let up = zerows_upgrade::server::accept(&mut stream, upgrader, &mut buf)
-            .map_err(handshake_error)?;
-        let leftover = up.leftover();
-        Ok(WebSocket::from_raw(stream, Role::Server, leftover, config))
-    }
-
-    /// Performs the client handshake for `request` on `stream`.
-    pub fn connect(
-        mut stream: S,
-        request: &ClientRequest<'_>,
-        config: Config,
-    ) -> Result<WebSocket<S>, Error> {
-        let mut buf = [0u8; HANDSHAKE_BUF];
-        let offer = crate::extension::ClientOffer::new(&config);
-        let request = offer.request(request);
-        let hs = zerows_upgrade::client::handshake(&mut stream, &request, &mut buf)
-            .map_err(handshake_error)?;
-        let ext = offer.accept(hs.negotiated())?;
-        let mut ws = WebSocket::from_raw(stream, Role::Client, hs.leftover(), config);
-        if let Some(ext) = ext {
-            ws.set_extension(ext);
-        }
-        Ok(ws)
-    }
-
-    /// The stream.
-    pub fn get_ref(&self) -> &S {
-        &self.writer.io
-    }
-
-    /// The stream, mutably. Writing to it directly corrupts the connection.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.writer.io
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.reader.config
-    }
-
-    /// Our role.
-    pub fn role(&self) -> Role {
-        self.writer.core.role()
-    }
-
-    /// Gives the I/O buffers back to the [`BufferPool`](crate::BufferPool), if the connection has
-    /// one and holds no partial frame or message. Reads do this themselves before they wait for
-    /// data; call it when you wait for readiness yourself.
-    pub fn release_buffers(&mut self) {
-        self.reader.core.release_if_idle();
-        if self.writer.pooled {
-            self.writer.core.release();
+    fn link(&mut self) -> Whole<'_, S> {
+        Whole {
+            conn: &mut self.conn,
+            io: &mut self.io,
+            timed: &mut self.shared.timed,
         }
     }
 
-    /// Reads the next message or control frame. See [`Message`] for what borrows what.
-    ///
-    /// A protocol violation or exceeded limit sends the matching close frame (1002, 1007, 1009),
-    /// waits briefly for the peer to close, and returns [`Error::Protocol`]. After the peer's close
-    /// frame (returned as [`Message::Close`], already answered) or an error, reads return
-    /// [`Error::Closed`].
-    pub fn read(&mut self) -> Result<Message<'_>, Error> {
-        let item = self.reader.next(&mut Whole(&mut self.writer))?;
-        Ok(view(&self.reader.core, item))
+    fn next_item(&mut self) -> Result<Item, Error> {
+        next_item(&mut self.link())
     }
 
-    /// Reads like [`read`](Self::read), pinging the peer when the connection has been quiet for the
-    /// keepalive interval and failing with [`Error::Io`] (`TimedOut`, after sending close 1001) when
-    /// it stays silent past the timeout. Uses the stream's read timeout to wake up.
-    pub fn read_keepalive(&mut self, ka: &mut crate::Keepalive) -> Result<Message<'_>, Error> {
-        use crate::KeepaliveAction;
-        let item = loop {
-            let now = Instant::now();
-            match ka.poll(now) {
-                KeepaliveAction::Ping(p) => send_control(&mut self.writer, OpCode::Ping, &p)?,
-                KeepaliveAction::TimedOut => {
-                    let _ = self
-                        .writer
-                        .close(Some(CloseCode::GOING_AWAY), "keepalive timeout");
-                    let _ = self.writer.io.shutdown_write();
-                    self.reader.done = true;
-                    return Err(Error::Io(io::ErrorKind::TimedOut.into()));
-                }
-                KeepaliveAction::Wait => {}
-            }
-            let wait = ka
-                .deadline()
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1));
-            let _ = self.writer.io.set_read_timeout(Some(wait));
-            match self.reader.next(&mut Whole(&mut self.writer)) {
-                Ok(item) => {
-                    ka.on_activity(Instant::now());
-                    break item;
-                }
-                Err(Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => {
-                    let _ = self.writer.io.set_read_timeout(None);
-                    return Err(e);
-                }
-            }
-        };
-        let _ = self.writer.io.set_read_timeout(None);
-        Ok(view(&self.reader.core, item))
+    fn finish(&mut self, command: Result<(), Error>, caller: &[u8]) -> Result<(), Error> {
+        done(&mut self.io, self.conn.parts_mut().1, command, caller)
     }
 
-    /// Reads the next data message into `buf` (cleared first) and returns its opcode (`Text` or
-    /// `Binary`), handling control frames on the way: the gobwas-style helper for code that wants
-    /// to keep the payload while it writes. A close from the peer is answered and returned as
-    /// [`Error::Closed`].
-    pub fn read_into(&mut self, buf: &mut Vec<u8>) -> Result<OpCode, Error> {
-        read_into(&mut self.reader, &mut Whole(&mut self.writer), buf)
-    }
+    connection_api!(, {});
 
-    /// Sends a data message (`Text` or `Binary`) as one frame (several past
-    /// [`Config::max_send_frame_size`]), after anything fed before it. Text must be UTF-8; this is
-    /// not checked here (use [`send_text`](Self::send_text) for a checked `&str`).
-    pub fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        check_data(opcode)?;
-        self.writer.message(opcode, payload, true)
-    }
-
-    /// Queues a data message without writing it: fed messages go out together, in as few writes
-    /// as the [write buffer](Config::write_buffer_size) allows, at the next
-    /// [`flush`](Self::flush), `send_*`, control frame, or read that has to wait for input (so a
-    /// request/response loop never waits on its own unsent answer). An echo server that feeds each
-    /// reply answers a burst of messages with one write. Messages still queued when the connection
-    /// is dropped are not sent (the drop does no I/O).
-    ///
-    /// ```no_run
-    /// # use zerows_util::{Error, WebSocket};
-    /// # fn echo(mut ws: WebSocket<std::net::TcpStream>) -> Result<(), Error> {
-    /// let mut buf = Vec::new();
-    /// loop {
-    ///     match ws.read_into(&mut buf) {
-    ///         Ok(opcode) => ws.feed_message(opcode, &buf)?, // written before the read blocks
-    ///         Err(Error::Closed) => return Ok(()),
-    ///         Err(e) => return Err(e),
-    ///     }
-    /// }
-    /// # }
-    /// ```
-    pub fn feed_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        check_data(opcode)?;
-        self.writer.message(opcode, payload, false)
-    }
-
-    /// Writes every fed message (and a pending control reply) and flushes the stream.
-    pub fn flush(&mut self) -> Result<(), Error> {
-        self.writer.flush_all()?;
-        self.writer.io.flush()?;
-        Ok(())
-    }
-
-    /// Sends a text message as one frame.
-    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.writer.message(OpCode::Text, text.as_bytes(), true)
-    }
-
-    /// Sends a binary message as one frame.
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.writer.message(OpCode::Binary, data, true)
-    }
-
-    /// Sends a message. `Close` starts the close handshake as [`close`](Self::close) does.
-    pub fn send(&mut self, msg: Message<'_>) -> Result<(), Error> {
-        match msg {
-            Message::Text(t) => self.send_text(t),
-            Message::Binary(b) => self.send_binary(b),
-            Message::Ping(p) => self.ping(p),
-            Message::Pong(p) => self.pong(p),
-            Message::Close(c) => self.close_with(c),
-        }
-    }
-
-    /// Sends a ping (payload at most 125 bytes, RFC 6455 §5.5).
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
-        send_control(&mut self.writer, OpCode::Ping, payload)
-    }
-
-    /// Sends an unsolicited pong (a heartbeat, RFC 6455 §5.5.3).
-    pub fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
-        send_control(&mut self.writer, OpCode::Pong, payload)
-    }
-
-    /// Writes a prepared message (encoded once, shared between connections).
-    pub fn send_prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
-        self.writer.prepared(msg)
+    /// Reads the next data message as a stream of payload chunks (gobwas `NextReader`), without
+    /// buffering it whole; control frames before and between its frames are handled as
+    /// [`read`](Self::read) handles them.
+    pub fn message_reader(&mut self) -> Result<MessageReader<'_, S>, Error> {
+        MessageReader::start(LinkRef::Whole(self.link()))
     }
 
     /// Streams one message in frames of [`Config::fragment_size`] bytes: write to it like any
     /// `io::Write`, then call [`MessageWriter::finish`].
     pub fn message_writer(&mut self, opcode: OpCode) -> Result<MessageWriter<'_, S>, Error> {
-        MessageWriter::new(&mut self.writer, opcode, self.reader.config.fragment_size)
+        let size = self.shared.config.fragment_size;
+        let (_, tx) = self.conn.parts_mut();
+        MessageWriter::new(WriterRef::Own(tx, &mut self.io), opcode, size)
     }
-
-    /// Reads the next data message as a stream of payload chunks, without buffering it whole
-    /// (gobwas `NextReader`). Control frames before and between its frames are handled as
-    /// [`read`](Self::read) handles them (a close ends the stream with [`Error::Closed`]).
-    pub fn message_reader(&mut self) -> Result<MessageReader<'_, S>, Error> {
-        MessageReader::start(&mut self.reader, LinkRef::Whole(&mut self.writer))
-    }
-
-    /// Starts the close handshake with `code` and `reason` (RFC 6455 §7.1.2), then reads until the
-    /// peer's close frame (data that arrives meanwhile is discarded) or `close_timeout`, and shuts
-    /// the connection down.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.close_with(Some(CloseFrame::new(code, reason)))
-    }
-
-    fn close_with(&mut self, frame: Option<CloseFrame<'_>>) -> Result<(), Error> {
-        close_handshake(&mut self.reader, &mut Whole(&mut self.writer), frame)
-    }
-}
-
-fn check_data(opcode: OpCode) -> Result<(), Error> {
-    if matches!(opcode, OpCode::Text | OpCode::Binary) {
-        Ok(())
-    } else {
-        Err(Error::InvalidInput(Misuse::NotData))
-    }
-}
-
-fn send_control<W: Transport>(
-    w: &mut Writer<W>,
-    opcode: OpCode,
-    payload: &[u8],
-) -> Result<(), Error> {
-    w.core.check_writable()?;
-    if payload.len() > 125 {
-        return Err(Error::InvalidInput(Misuse::ControlTooLong));
-    }
-    w.control(opcode, payload)
-}
-
-fn read_into<L: Link>(
-    reader: &mut Reader,
-    link: &mut L,
-    buf: &mut Vec<u8>,
-) -> Result<OpCode, Error> {
-    loop {
-        let item = reader.next(link)?;
-        match item {
-            Item::Message(op) => {
-                buf.clear();
-                buf.extend_from_slice(reader.core.message());
-                return Ok(op);
-            }
-            Item::Close(_) => return Err(Error::Closed),
-            _ => {}
-        }
-    }
-}
-
-fn close_handshake<L: Link>(
-    reader: &mut Reader,
-    link: &mut L,
-    frame: Option<CloseFrame<'_>>,
-) -> Result<(), Error> {
-    let sent = link.with_writer(|w| {
-        if w.core.close_sent {
-            return Err(Error::Closed);
-        }
-        w.close(frame.map(|f| f.code), frame.map_or("", |f| f.reason))
-    });
-    sent?;
-    if reader.done {
-        return Ok(());
-    }
-    let deadline = Instant::now() + reader.config.close_timeout;
-    let result = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break Err(Error::Io(io::ErrorKind::TimedOut.into()));
-        }
-        let _ = link.read_io().set_read_timeout(Some(left));
-        match reader.next(link) {
-            Ok(Item::Close(_)) => break Ok(()),
-            Ok(_) => {}
-            Err(Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                break Err(Error::Io(io::ErrorKind::TimedOut.into()));
-            }
-            Err(e) => break Err(e),
-        }
-    };
-    let _ = link.read_io().set_read_timeout(None);
-    reader.done = true;
-    link.with_writer(|w| {
-        let _ = w.io.shutdown_write();
-    });
-    result
 }
 
 /// A stream whose handle can be duplicated, so a connection can be read and written from two
@@ -750,236 +342,181 @@ impl<S: SplitStream + Send> WebSocket<S> {
     /// control replies (pongs, the close echo) go through the write half's lock, so they never
     /// interleave with a frame the application is writing.
     pub fn split(self) -> io::Result<(ReadHalf<S>, WriteHalf<S>)> {
-        let WebSocket { reader, writer } = self;
-        let Writer { io, core, pooled } = writer;
+        let WebSocket { conn, io, shared } = self;
         let (r, w) = io.split_stream()?;
-        let shared = Arc::new(Mutex::new(Writer {
-            io: w,
-            core,
-            pooled,
-        }));
+        let (rx, tx) = conn.into_parts();
+        let writer = Arc::new(Mutex::new(Writer { io: w, tx }));
         Ok((
             ReadHalf {
-                reader,
-                link: Shared {
-                    io: r,
-                    writer: Arc::clone(&shared),
-                },
+                rx,
+                io: r,
+                writer: Arc::clone(&writer),
+                shared: shared.clone(),
             },
-            WriteHalf { writer: shared },
+            WriteHalf { writer, shared },
         ))
-    }
-}
-
-/// The read half's link: its own stream handle, and the shared writer for replies.
-#[derive(Debug)]
-pub(crate) struct Shared<S> {
-    io: S,
-    writer: Arc<Mutex<Writer<S>>>,
-}
-
-impl<S: Transport> Link for Shared<S> {
-    type R = S;
-    type W = S;
-    fn read_io(&mut self) -> &mut S {
-        &mut self.io
-    }
-    fn with_writer<T>(&mut self, f: impl FnOnce(&mut Writer<S>) -> T) -> T {
-        f(&mut self.writer.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
 /// The reading half of a split [`WebSocket`].
 #[derive(Debug)]
 pub struct ReadHalf<S> {
-    reader: Reader,
-    link: Shared<S>,
+    rx: Receiver,
+    io: S,
+    writer: Arc<Mutex<Writer<S>>>,
+    shared: Shared,
 }
 
 impl<S: Transport> ReadHalf<S> {
+    fn link(&mut self) -> Half<'_, S> {
+        Half {
+            rx: &mut self.rx,
+            io: &mut self.io,
+            writer: &self.writer,
+            timed: &mut self.shared.timed,
+        }
+    }
+
     /// Reads the next message; see [`WebSocket::read`].
     pub fn read(&mut self) -> Result<Message<'_>, Error> {
-        let item = self.reader.next(&mut self.link)?;
-        Ok(view(&self.reader.core, item))
+        let item = next_item(&mut self.link())?;
+        Ok(crate::conn::view(&self.rx, item).unwrap_or(Message::Binary(&[])))
     }
 
     /// Reads the next data message into `buf`; see [`WebSocket::read_into`].
     pub fn read_into(&mut self, buf: &mut Vec<u8>) -> Result<OpCode, Error> {
-        read_into(&mut self.reader, &mut self.link, buf)
+        loop {
+            let item = next_item(&mut self.link())?;
+            if let Some(r) = crate::conn::into_buf(&self.rx, item, buf) {
+                return r;
+            }
+        }
     }
 
     /// Streams the next data message; see [`WebSocket::message_reader`].
     pub fn message_reader(&mut self) -> Result<MessageReader<'_, S>, Error> {
-        MessageReader::start(&mut self.reader, LinkRef::Shared(&mut self.link))
+        MessageReader::start(LinkRef::Half(self.link()))
+    }
+
+    /// What the handshake agreed, if anything.
+    pub fn agreed(&self) -> Option<&Agreed> {
+        self.shared.agreed.as_deref()
+    }
+
+    /// Puts the halves of one connection back together; gives them back if they are not halves
+    /// of the same connection.
+    pub fn reunite(
+        self,
+        write: WriteHalf<S>,
+    ) -> Result<WebSocket<S>, ReuniteError<ReadHalf<S>, WriteHalf<S>>> {
+        if !Arc::ptr_eq(&self.writer, &write.writer) {
+            return Err(ReuniteError::new(self, write));
+        }
+        let ReadHalf {
+            rx, writer, shared, ..
+        } = self;
+        drop(write);
+        let Writer { io, tx } = match Arc::try_unwrap(writer) {
+            Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+            // A `&WriteHalf` kept elsewhere cannot exist: the halves were moved in.
+            Err(_) => unreachable!("the write half is the only other owner"),
+        };
+        Ok(WebSocket {
+            conn: Connection::from_parts(rx, tx),
+            io,
+            shared,
+        })
+    }
+}
+
+/// The writing half of a split [`WebSocket`]; `&WriteHalf` can send, so share it between threads.
+#[derive(Debug)]
+pub struct WriteHalf<S> {
+    writer: Arc<Mutex<Writer<S>>>,
+    shared: Shared,
+}
+
+impl<S: Transport> WriteHalf<S> {
+    fn command(
+        &self,
+        caller: &[u8],
+        f: impl FnOnce(&mut Sender) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut w = lock(&self.writer);
+        let Writer { io, tx } = &mut *w;
+        let r = f(tx);
+        done(io, tx, r, caller)
+    }
+
+    write_half_api!(, {});
+
+    /// Streams one message in fragments; see [`WebSocket::message_writer`]. Holds the write lock
+    /// until it is finished or dropped.
+    pub fn message_writer(&self, opcode: OpCode) -> Result<MessageWriter<'_, S>, Error> {
+        let size = self.shared.config.fragment_size;
+        MessageWriter::new(WriterRef::Locked(lock(&self.writer)), opcode, size)
+    }
+
+    /// Whether our close frame has been sent (by us, or by the read half answering the peer's).
+    pub fn is_closed(&self) -> bool {
+        lock(&self.writer).tx.close_sent()
     }
 }
 
 /// The link a [`MessageReader`] reads through: a whole connection or a read half.
 #[derive(Debug)]
-pub(crate) enum LinkRef<'a, S> {
-    Whole(&'a mut Writer<S>),
-    Shared(&'a mut Shared<S>),
+enum LinkRef<'a, S> {
+    Whole(Whole<'a, S>),
+    Half(Half<'a, S>),
 }
 
 impl<S: Transport> Link for LinkRef<'_, S> {
-    type R = S;
-    type W = S;
-    fn read_io(&mut self) -> &mut S {
+    type S = S;
+    // A message reader's reads do not write what was fed: only replies.
+    const WHOLE: bool = false;
+    fn reader(&mut self) -> (&mut Receiver, &mut S, &mut bool) {
         match self {
-            LinkRef::Whole(w) => &mut w.io,
-            LinkRef::Shared(s) => &mut s.io,
+            LinkRef::Whole(l) => l.reader(),
+            LinkRef::Half(l) => l.reader(),
         }
     }
-    fn with_writer<T>(&mut self, f: impl FnOnce(&mut Writer<S>) -> T) -> T {
+    fn with_writer<T>(&mut self, f: impl FnOnce(&mut Receiver, &mut Sender, &mut S) -> T) -> T {
         match self {
-            LinkRef::Whole(w) => f(w),
-            LinkRef::Shared(s) => s.with_writer(f),
-        }
-    }
-    fn flush_before_wait(&mut self) -> Result<(), Error> {
-        match self {
-            LinkRef::Whole(w) => w.flush_all(),
-            LinkRef::Shared(_) => Ok(()),
+            LinkRef::Whole(l) => l.with_writer(f),
+            LinkRef::Half(l) => l.with_writer(f),
         }
     }
 }
 
-/// The writing half of a split [`WebSocket`]; cheap to share (`&WriteHalf` can send).
+/// Where a [`MessageWriter`] writes: a whole connection's sender, or a locked write half.
 #[derive(Debug)]
-pub struct WriteHalf<S> {
-    writer: Arc<Mutex<Writer<S>>>,
+enum WriterRef<'a, S> {
+    Own(&'a mut Sender, &'a mut S),
+    Locked(MutexGuard<'a, Writer<S>>),
 }
 
-impl<S: Transport> WriteHalf<S> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Writer<S>> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Sends a data message (`Text` or `Binary`) as one frame, after anything fed before it.
-    pub fn send_message(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        check_data(opcode)?;
-        self.lock().message(opcode, payload, true)
-    }
-
-    /// Queues a data message; see [`WebSocket::feed_message`]. On a split connection the read half
-    /// does not flush what the write half fed (it only writes it out in front of a control reply),
-    /// so end a burst with [`flush`](Self::flush) or a `send_*`.
-    pub fn feed_message(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        check_data(opcode)?;
-        self.lock().message(opcode, payload, false)
-    }
-
-    /// Writes every fed message and flushes the stream.
-    pub fn flush(&self) -> Result<(), Error> {
-        let mut w = self.lock();
-        w.flush_all()?;
-        w.io.flush()?;
-        Ok(())
-    }
-
-    /// Sends a text message.
-    pub fn send_text(&self, text: &str) -> Result<(), Error> {
-        self.send_message(OpCode::Text, text.as_bytes())
-    }
-
-    /// Sends a binary message.
-    pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
-        self.send_message(OpCode::Binary, data)
-    }
-
-    /// Sends a ping.
-    pub fn ping(&self, payload: &[u8]) -> Result<(), Error> {
-        send_control(&mut self.lock(), OpCode::Ping, payload)
-    }
-
-    /// Sends a prepared message.
-    pub fn send_prepared(&self, msg: &PreparedMessage) -> Result<(), Error> {
-        self.lock().prepared(msg)
-    }
-
-    /// Sends our close frame; the read half completes the handshake when the peer's arrives (and
-    /// then returns [`Message::Close`]).
-    pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        let mut w = self.lock();
-        if w.core.close_sent {
-            return Err(Error::Closed);
-        }
-        let frame = CloseFrame::new(code, reason);
-        w.close(Some(frame.code), frame.reason)
-    }
-
-    /// Whether our close frame has been sent (by us, or by the read half answering the peer's).
-    pub fn is_closed(&self) -> bool {
-        self.lock().core.close_sent
-    }
-}
-
-/// Builds the message view of an item.
-pub(crate) fn view(core: &ReadCore, item: Item) -> Message<'_> {
-    match item {
-        Item::Message(OpCode::Text) => {
-            // Checked as it arrived (unless validate_utf8 is off); this re-check is what lets the
-            // crate hand out &str without unsafe, at SIMD speed.
-            match simdutf8::basic::from_utf8(core.message()) {
-                Ok(t) => Message::Text(t),
-                Err(_) => Message::Binary(core.message()),
+impl<S: Transport> WriterRef<'_, S> {
+    fn frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) -> Result<(), Error> {
+        let (tx, io) = match self {
+            WriterRef::Own(tx, io) => (&mut **tx, &mut **io),
+            WriterRef::Locked(w) => {
+                let Writer { io, tx } = &mut **w;
+                (tx, io)
             }
-        }
-        Item::Message(_) => Message::Binary(core.message()),
-        Item::Ping => Message::Ping(core.control()),
-        Item::Pong => Message::Pong(core.control()),
-        Item::Close(code) => Message::Close(code.map(|code| CloseFrame {
-            code,
-            // The decoder checked the reason is UTF-8.
-            reason: std::str::from_utf8(core.control()).unwrap_or(""),
-        })),
-        // Streaming items never reach here.
-        _ => Message::Binary(&[]),
+        };
+        let r = tx.frame(opcode, fin, payload, fin);
+        done(io, tx, r, payload)
     }
-}
-
-fn handshake_error(e: HandshakeError) -> Error {
-    match e {
-        HandshakeError::Io(e) => Error::Io(e),
-        HandshakeError::Protocol(e) => Error::Handshake(e),
-        _ => Error::InvalidInput(Misuse::Handshake),
-    }
-}
-
-fn read_retry<S: Read + ?Sized>(io: &mut S, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match io.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            r => return r,
-        }
-    }
-}
-
-/// `write_all` for vectored writes.
-pub(crate) fn write_all_vectored<W: Write + ?Sized>(
-    w: &mut W,
-    mut bufs: &mut [IoSlice<'_>],
-) -> io::Result<()> {
-    IoSlice::advance_slices(&mut bufs, 0);
-    while !bufs.is_empty() {
-        match w.write_vectored(bufs) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// A message being sent in fragments; see [`WebSocket::message_writer`].
 ///
 /// Bytes are collected up to the fragment size, then sent as one frame; [`finish`](Self::finish)
-/// sends the last frame with FIN set. If it is dropped without `finish`, the message stays open and
-/// the next message write fails, so always finish.
+/// sends the last frame with FIN set. Dropped without `finish`, the message stays open and the
+/// next message fails with [`Misuse::UnfinishedMessage`](crate::Misuse), so always finish.
 #[derive(Debug)]
 pub struct MessageWriter<'a, S: Transport> {
-    writer: &'a mut Writer<S>,
+    writer: WriterRef<'a, S>,
     opcode: OpCode,
     buf: Vec<u8>,
     size: usize,
@@ -987,19 +524,17 @@ pub struct MessageWriter<'a, S: Transport> {
 }
 
 impl<'a, S: Transport> MessageWriter<'a, S> {
-    fn new(writer: &'a mut Writer<S>, opcode: OpCode, size: usize) -> Result<Self, Error> {
-        writer.core.check_writable()?;
-        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
-            return Err(Error::InvalidInput(Misuse::NotData));
-        }
-        if writer.core.streaming {
-            return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
+    fn new(writer: WriterRef<'a, S>, opcode: OpCode, size: usize) -> Result<Self, Error> {
+        let mut writer = writer;
+        match &mut writer {
+            WriterRef::Own(tx, _) => tx.check_stream_start(opcode)?,
+            WriterRef::Locked(w) => w.tx.check_stream_start(opcode)?,
         }
         Ok(MessageWriter {
             writer,
             opcode,
             buf: Vec::with_capacity(size.min(64 << 10)),
-            size,
+            size: size.max(1),
             started: false,
         })
     }
@@ -1010,9 +545,8 @@ impl<'a, S: Transport> MessageWriter<'a, S> {
         } else {
             self.opcode
         };
-        let r = self.writer.frame(op, fin, Rsv::NONE, &self.buf, fin);
+        let r = self.writer.frame(op, fin, &self.buf);
         self.started = true;
-        self.writer.core.streaming = !fin;
         self.buf.clear();
         r
     }
@@ -1044,36 +578,30 @@ impl<S: Transport> Write for MessageWriter<'_, S> {
 /// message is skipped by the next read.
 #[derive(Debug)]
 pub struct MessageReader<'a, S> {
-    reader: &'a mut Reader,
     link: LinkRef<'a, S>,
     opcode: OpCode,
-    /// Unread part of the current chunk: (start, len, decoded by the extension).
-    chunk: (usize, usize, bool),
+    /// Unread part of the current chunk.
+    chunk: Option<Chunk>,
     finished: bool,
 }
 
 impl<'a, S: Transport> MessageReader<'a, S> {
-    fn start(reader: &'a mut Reader, mut link: LinkRef<'a, S>) -> Result<Self, Error> {
-        reader.core.streaming = true;
+    fn start(mut link: LinkRef<'a, S>) -> Result<Self, Error> {
+        link.reader().0.stream_next_message();
         let opcode = loop {
-            match reader.next(&mut link) {
-                Ok(Item::FrameStart(h)) if h.opcode != OpCode::Continuation => break h.opcode,
-                Ok(Item::Close(_)) => {
-                    reader.core.streaming = false;
-                    return Err(Error::Closed);
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    reader.core.streaming = false;
+            match next_item(&mut link).map(crate::conn::stream_start) {
+                Ok(None) => {}
+                Ok(Some(Ok(op))) => break op,
+                Ok(Some(Err(e))) | Err(e) => {
+                    link.reader().0.abandon_message();
                     return Err(e);
                 }
             }
         };
         Ok(MessageReader {
-            reader,
             link,
             opcode,
-            chunk: (0, 0, false),
+            chunk: None,
             finished: false,
         })
     }
@@ -1085,61 +613,51 @@ impl<'a, S: Transport> MessageReader<'a, S> {
 
     /// The next chunk of payload as it arrived, or `None` at the end of the message.
     pub fn next_chunk(&mut self) -> Result<Option<&[u8]>, Error> {
-        if self.chunk.1 == 0 && !self.advance()? {
-            return Ok(None);
-        }
-        let (start, len, decoded) = std::mem::take(&mut self.chunk);
-        Ok(Some(self.reader.core.chunk(start, len, decoded)))
+        let chunk = match self.chunk.take() {
+            Some(c) => Some(c),
+            None => self.advance()?,
+        };
+        Ok(chunk.map(|c| self.link.reader().0.chunk(c)))
     }
 
-    /// Moves to the next chunk; false at the end of the message.
-    fn advance(&mut self) -> Result<bool, Error> {
+    /// The next chunk, or `None` at the end of the message.
+    fn advance(&mut self) -> Result<Option<Chunk>, Error> {
         while !self.finished {
-            match self.reader.next(&mut self.link)? {
-                Item::Chunk {
-                    start,
-                    len,
-                    decoded,
-                } => {
-                    self.chunk = (start, len, decoded);
-                    return Ok(true);
-                }
-                Item::MessageEnd => {
-                    self.finished = true;
-                    self.reader.core.streaming = false;
-                }
-                Item::Close(_) => {
-                    self.finished = true;
-                    self.reader.core.streaming = false;
-                    return Err(Error::Closed);
-                }
-                _ => {}
+            if let Some(step) = crate::conn::stream_step(next_item(&mut self.link)?) {
+                self.finished = !matches!(step, Ok(Some(_)));
+                return step;
             }
         }
-        Ok(false)
+        Ok(None)
     }
 }
 
 impl<S: Transport> Read for MessageReader<'_, S> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.chunk.1 == 0 && !self.advance()? {
-            return Ok(0);
+        let chunk = match self.chunk.take() {
+            Some(c) => c,
+            None => match self.advance()? {
+                Some(c) => c,
+                None => return Ok(0),
+            },
+        };
+        let bytes = self.link.reader().0.chunk(chunk);
+        let n = bytes.len().min(out.len());
+        out[..n].copy_from_slice(&bytes[..n]);
+        if n < chunk.len() {
+            self.chunk = Some(chunk.skip(n));
         }
-        let (start, len, decoded) = self.chunk;
-        let n = len.min(out.len());
-        out[..n].copy_from_slice(self.reader.core.chunk(start, n, decoded));
-        self.chunk = (start + n, len - n, decoded);
         Ok(n)
     }
 }
 
 impl<S> Drop for MessageReader<'_, S> {
     fn drop(&mut self) {
-        if self.finished {
-            self.reader.core.streaming = false;
-        } else {
-            // The rest of the message is decoded and discarded by the next read.
-            self.reader.core.abandon_message();
-        }
+        // Unfinished: the rest of the message is decoded and discarded by the next read.
+        let rx = match &mut self.link {
+            LinkRef::Whole(l) => l.conn.parts_mut().0,
+            LinkRef::Half(l) => &mut *l.rx,
+        };
+        rx.abandon_message();
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use zerows_frame::{Header, OpCode, Role, Rsv, apply_mask};
 use zerows_upgrade::extensions;
 use zerows_util::deflate::{DeflateConfig, DeflateParams, client_accept, client_offer, negotiate};
-use zerows_util::{Config, Error, ExtensionError, Message, WebSocket};
+use zerows_util::{BufferPool, Config, Error, ExtensionError, Message, WebSocket};
 
 struct Counting;
 thread_local! {
@@ -411,7 +411,10 @@ fn steady_state_allocates_nothing_per_message() {
             .map(|i| corpus([10usize, 300, 4000, 20_000][i % 4], i as u32))
             .collect();
         let per_round = msgs.len();
-        let (mut server, mut client) = pair(params, Config::default(), Config::default());
+        // Each end with a pool of its own: the process-wide default pool is shared with the
+        // other tests of this binary, which may take the buffers this connection gave back.
+        let own = || Config::default().pool(BufferPool::new(16));
+        let (mut server, mut client) = pair(params, own(), own());
         // The server counts its own allocations (the counter is per thread) over exactly the
         // echoes the client counts: from the first counted message to the last.
         let t = thread::spawn(move || {
@@ -600,4 +603,36 @@ fn peer_data_beyond_the_agreed_window_is_accepted_by_every_read_api() {
             assert!(&got == want, "message_reader, {read_buffer}");
         }
     }
+}
+
+/// A prepared message sent on a compressed connection goes through that connection's compressor
+/// (as gorilla does): RSV1 set, and the peer inflates it with its stream's context.
+#[test]
+fn prepared_messages_are_compressed_per_connection() {
+    let text = corpus(5000, 11);
+    let msg = zerows_util::PreparedMessage::new(OpCode::Text, &text);
+    let (mut server, mut client) = pair("permessage-deflate", Config::default(), Config::default());
+    for _ in 0..3 {
+        server.send_prepared(&msg).unwrap();
+        match client.read().unwrap() {
+            Message::Text(t) => assert_eq!(t.as_bytes(), &text[..]),
+            other => panic!("{other:?}"),
+        }
+    }
+    // On the wire: RSV1 on a frame much shorter than the text.
+    let (mut ws, mut peer) = server_with_deflate(Config::default());
+    ws.send_prepared(&msg).unwrap();
+    let mut head = [0u8; 4];
+    peer.read_exact(&mut head).unwrap();
+    assert_eq!(head[0], 0xC1, "FIN + RSV1 + text");
+    let len = if head[1] == 126 {
+        usize::from(u16::from_be_bytes([head[2], head[3]]))
+    } else {
+        usize::from(head[1])
+    };
+    assert!(
+        len < text.len() / 2,
+        "{len} bytes for {} of text",
+        text.len()
+    );
 }

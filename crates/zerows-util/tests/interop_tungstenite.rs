@@ -82,7 +82,7 @@ fn zerows_client_tungstenite_server() {
     let stream = TcpStream::connect(addr).unwrap();
     let host = addr.to_string();
     let request = ClientRequest::with_random_key(&host, "/").unwrap();
-    let mut ws = WebSocket::connect(stream, &request, Config::default()).unwrap();
+    let mut ws = WebSocket::connect_with_config(stream, &request, Config::default()).unwrap();
     for n in sizes() {
         let text: String = "κ".repeat(n / 2);
         ws.send_text(&text).unwrap();

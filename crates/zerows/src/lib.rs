@@ -45,7 +45,7 @@
 //!
 //! let stream = TcpStream::connect("127.0.0.1:9001")?;
 //! let request = ClientRequest::with_random_key("127.0.0.1:9001", "/")?;
-//! let mut ws = WebSocket::connect(stream, &request, Config::default())?;
+//! let mut ws = WebSocket::connect_with_config(stream, &request, Config::default())?;
 //! ws.send_text("hello")?;
 //! if let Message::Text(reply) = ws.read()? {
 //!     println!("{reply}");
