@@ -41,6 +41,10 @@ fn serve(stream: TcpStream, config: Arc<Config>) -> Result<(), Error> {
         // Queued, not written: the next read writes every queued reply before it waits, so a burst
         // of messages is answered with one write.
         ws.feed_message(op, &buf)?;
+        // Our own buffer: do not keep what one large message grew it to.
+        if buf.capacity() > 16 << 10 {
+            buf = Vec::new();
+        }
     }
 }
 

@@ -39,6 +39,11 @@ async fn serve(stream: TcpStream, config: Arc<Config>) -> Result<(), Error> {
             Err(Error::Closed) => return Ok(()),
             Err(e) => return Err(e),
         }
+        // Our own buffer: do not keep what one large message grew it to (an idle connection
+        // should hold nothing; the connection's buffers went back to the pool already).
+        if buf.capacity() > 16 << 10 {
+            buf = Vec::new();
+        }
     }
 }
 
