@@ -80,6 +80,7 @@ fn next_item<L: Link>(link: &mut L) -> Result<Item, Error> {
             ReadPoll::Item(item) => return Ok(item),
             ReadPoll::Failed(e) => return Err(e),
             ReadPoll::NeedSender => link.with_writer(|rx, tx, io| {
+                tx.before_read();
                 rx.settle(tx);
                 if tx.has_control() || tx.wants_shutdown() {
                     write_out(io, tx, &[])?;
@@ -88,6 +89,7 @@ fn next_item<L: Link>(link: &mut L) -> Result<Item, Error> {
             })?,
             ReadPoll::NeedInput => {
                 link.with_writer(|_, tx, io| {
+                    tx.before_read();
                     if (L::WHOLE && tx.has_output()) || tx.has_control() {
                         write_out(io, tx, &[])?;
                     }

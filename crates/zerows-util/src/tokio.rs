@@ -186,6 +186,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
 
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Item, Error>> {
         let (rx, tx) = self.conn.parts_mut();
+        // A send whose future was dropped before its frame started is forgotten (one that had
+        // started poisons the connection).
+        tx.before_read();
         loop {
             // A reply owed by an item is written before the item is handed out.
             if tx.has_control() || tx.wants_shutdown() {
@@ -288,6 +291,7 @@ impl<S: AsyncRead + AsyncWrite> AsyncReadHalf<S> {
                 ReadPoll::NeedSender => {
                     let mut w = self.writer.lock().await;
                     let Writer { io, tx } = &mut *w;
+                    tx.before_read();
                     self.rx.settle(tx);
                     poll_fn(|cx| poll_write_out(cx, io, tx, &[])).await?;
                 }
@@ -297,6 +301,7 @@ impl<S: AsyncRead + AsyncWrite> AsyncReadHalf<S> {
                         // write half's to flush).
                         let mut w = self.writer.lock().await;
                         let Writer { io, tx } = &mut *w;
+                        tx.before_read();
                         if tx.has_control() || tx.wants_shutdown() {
                             poll_fn(|cx| poll_write_out(cx, io, tx, &[])).await?;
                         }

@@ -491,3 +491,55 @@ fn connection_struct_size_is_documented() {
 
 /// `AsyncWebSocket<tokio::net::TcpStream>` on 64-bit targets, as docs/architecture.md states it.
 const DOCUMENTED_ASYNC_SIZE: usize = 608;
+
+/// A send future dropped in the middle of a frame written from the caller's buffer leaves a cut
+/// frame on the wire: the connection refuses every later write (`Misuse::Poisoned`) instead of
+/// corrupting the stream further, and reads still work. One dropped before any byte went out
+/// sends nothing and harms nothing.
+#[tokio::test]
+async fn a_send_dropped_mid_frame_poisons_the_connection_and_reads_still_work() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    use zerows_util::Misuse;
+    // A 64-byte pipe: a 10,000-byte frame cannot go out in one write.
+    let (ours, mut peer) = tokio::io::duplex(64);
+    let mut ws = AsyncWebSocket::from_raw(ours, Role::Server, &[], Config::default());
+    let big = vec![b'x'; 10_000];
+    {
+        let mut fut = std::pin::pin!(ws.send_message(OpCode::Binary, &big));
+        let waker = std::task::Waker::noop();
+        assert!(matches!(
+            fut.as_mut().poll(&mut Context::from_waker(waker)),
+            Poll::Pending
+        ));
+    } // dropped after 64 bytes
+    let mut head = [0u8; 64];
+    peer.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[0], 0x82);
+    let e = ws.send_text("after").await.unwrap_err();
+    assert!(matches!(e, Error::InvalidInput(Misuse::Poisoned)), "{e:?}");
+    peer.write_all(&client_frames(&[(OpCode::Text, true, b"still read")]))
+        .await
+        .unwrap();
+    assert_eq!(ws.read().await.unwrap(), Message::Text("still read"));
+
+    // Dropped before its first byte (the pipe is full): nothing of it is sent, and the next send
+    // goes out whole.
+    let (ours, mut peer) = tokio::io::duplex(64);
+    let mut ws = AsyncWebSocket::from_raw(ours, Role::Server, &[], Config::default());
+    ws.send_binary(&[1; 62]).await.unwrap(); // 2 + 62 bytes: the pipe is full
+    {
+        let mut fut = std::pin::pin!(ws.send_message(OpCode::Binary, &big));
+        let waker = std::task::Waker::noop();
+        assert!(matches!(
+            fut.as_mut().poll(&mut Context::from_waker(waker)),
+            Poll::Pending
+        ));
+    }
+    let mut first = [0u8; 64];
+    peer.read_exact(&mut first).await.unwrap();
+    ws.send_text("whole").await.unwrap();
+    let mut frame = [0u8; 7];
+    peer.read_exact(&mut frame).await.unwrap();
+    assert_eq!(frame, [0x81, 5, b'w', b'h', b'o', b'l', b'e']);
+}
