@@ -297,3 +297,31 @@ macro_rules! write_half_api {
         }
     };
 }
+
+/// The read half's methods; the driver provides `next_item`, the field `rx`, and the path to its
+/// `Option<Arc<Agreed>>`.
+macro_rules! read_half_api {
+    ($($async:ident)?, {$($aw:tt)*}, $($agreed:ident).+) => {
+        /// Reads the next message or control frame, as the whole connection's `read` does (its
+        /// replies go out through the write half's lock).
+        pub $($async)? fn read(&mut self) -> Result<Message<'_>, Error> {
+            let item = self.next_item()$($aw)*?;
+            Ok(crate::conn::view(&self.rx, item).unwrap_or(Message::Binary(&[])))
+        }
+
+        /// Reads the next data message into `buf`, as the whole connection's `read_into` does.
+        pub $($async)? fn read_into(&mut self, buf: &mut Vec<u8>) -> Result<OpCode, Error> {
+            loop {
+                let item = self.next_item()$($aw)*?;
+                if let Some(r) = crate::conn::into_buf(&self.rx, item, buf) {
+                    return r;
+                }
+            }
+        }
+
+        /// What the handshake agreed, if anything.
+        pub fn agreed(&self) -> Option<&Agreed> {
+            self.$($agreed).+.as_deref()
+        }
+    };
+}

@@ -379,30 +379,15 @@ impl<S: Transport> ReadHalf<S> {
         }
     }
 
-    /// Reads the next message; see [`WebSocket::read`].
-    pub fn read(&mut self) -> Result<Message<'_>, Error> {
-        let item = next_item(&mut self.link())?;
-        Ok(crate::conn::view(&self.rx, item).unwrap_or(Message::Binary(&[])))
+    fn next_item(&mut self) -> Result<Item, Error> {
+        next_item(&mut self.link())
     }
 
-    /// Reads the next data message into `buf`; see [`WebSocket::read_into`].
-    pub fn read_into(&mut self, buf: &mut Vec<u8>) -> Result<OpCode, Error> {
-        loop {
-            let item = next_item(&mut self.link())?;
-            if let Some(r) = crate::conn::into_buf(&self.rx, item, buf) {
-                return r;
-            }
-        }
-    }
+    read_half_api!(, {}, shared.agreed);
 
     /// Streams the next data message; see [`WebSocket::message_reader`].
     pub fn message_reader(&mut self) -> Result<MessageReader<'_, S>, Error> {
         MessageReader::start(LinkRef::Half(self.link()))
-    }
-
-    /// What the handshake agreed, if anything.
-    pub fn agreed(&self) -> Option<&Agreed> {
-        self.shared.agreed.as_deref()
     }
 
     /// Puts the halves of one connection back together; gives them back if they are not halves

@@ -313,26 +313,7 @@ impl<S: AsyncRead + AsyncWrite> AsyncReadHalf<S> {
         }
     }
 
-    /// Reads the next message; see [`AsyncWebSocket::read`].
-    pub async fn read(&mut self) -> Result<Message<'_>, Error> {
-        let item = self.next_item().await?;
-        Ok(crate::conn::view(&self.rx, item).unwrap_or(Message::Binary(&[])))
-    }
-
-    /// Reads the next data message into `buf`; see [`AsyncWebSocket::read_into`].
-    pub async fn read_into(&mut self, buf: &mut Vec<u8>) -> Result<OpCode, Error> {
-        loop {
-            let item = self.next_item().await?;
-            if let Some(r) = crate::conn::into_buf(&self.rx, item, buf) {
-                return r;
-            }
-        }
-    }
-
-    /// What the handshake agreed, if anything.
-    pub fn agreed(&self) -> Option<&Agreed> {
-        self.agreed.as_deref()
-    }
+    read_half_api!(async, {.await}, agreed);
 
     /// Streams the next data message; see [`AsyncWebSocket::message_reader`].
     pub async fn message_reader(&mut self) -> Result<AsyncMessageReader<'_, S>, Error>
