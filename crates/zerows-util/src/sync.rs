@@ -10,7 +10,7 @@ use zerows_upgrade::client::ClientRequest;
 use zerows_upgrade::server::{Hooks, Upgrader};
 
 use crate::config::Config;
-use crate::conn::{Chunk, Connection, Item, ReadPoll, Receiver, Sender, Wait};
+use crate::conn::{Chunk, Connection, Fragments, Item, ReadPoll, Receiver, Sender, Wait};
 use crate::error::{Error, ReuniteError};
 use crate::extension::Extension;
 use crate::handshake::{Agreed, ClientHandshake, HEAD_BUF, RESPONSE_BUF, ServerHandshake, Steps};
@@ -483,16 +483,14 @@ enum WriterRef<'a, S> {
 }
 
 impl<S: Transport> WriterRef<'_, S> {
-    fn frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) -> Result<(), Error> {
-        let (tx, io) = match self {
+    fn parts(&mut self) -> (&mut Sender, &mut S) {
+        match self {
             WriterRef::Own(tx, io) => (&mut **tx, &mut **io),
             WriterRef::Locked(w) => {
                 let Writer { io, tx } = &mut **w;
                 (tx, io)
             }
-        };
-        let r = tx.frame(opcode, fin, payload, fin);
-        done(io, tx, r, payload)
+        }
     }
 }
 
@@ -504,37 +502,20 @@ impl<S: Transport> WriterRef<'_, S> {
 #[derive(Debug)]
 pub struct MessageWriter<'a, S: Transport> {
     writer: WriterRef<'a, S>,
-    opcode: OpCode,
-    buf: Vec<u8>,
-    size: usize,
-    started: bool,
+    frags: Fragments,
 }
 
 impl<'a, S: Transport> MessageWriter<'a, S> {
-    fn new(writer: WriterRef<'a, S>, opcode: OpCode, size: usize) -> Result<Self, Error> {
-        let mut writer = writer;
-        match &mut writer {
-            WriterRef::Own(tx, _) => tx.check_stream_start(opcode)?,
-            WriterRef::Locked(w) => w.tx.check_stream_start(opcode)?,
-        }
-        Ok(MessageWriter {
-            writer,
-            opcode,
-            buf: Vec::with_capacity(size.min(64 << 10)),
-            size: size.max(1),
-            started: false,
-        })
+    fn new(mut writer: WriterRef<'a, S>, opcode: OpCode, size: usize) -> Result<Self, Error> {
+        let frags = Fragments::start(writer.parts().0, opcode, size)?;
+        Ok(MessageWriter { writer, frags })
     }
 
     fn send(&mut self, fin: bool) -> Result<(), Error> {
-        let op = if self.started {
-            OpCode::Continuation
-        } else {
-            self.opcode
-        };
-        let r = self.writer.frame(op, fin, &self.buf);
-        self.started = true;
-        self.buf.clear();
+        let (tx, io) = self.writer.parts();
+        let r = self.frags.frame(tx, fin);
+        let r = done(io, tx, r, self.frags.payload());
+        self.frags.sent();
         r
     }
 
@@ -546,10 +527,8 @@ impl<'a, S: Transport> MessageWriter<'a, S> {
 
 impl<S: Transport> Write for MessageWriter<'_, S> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = self.size - self.buf.len();
-        let n = data.len().min(room);
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == self.size {
+        let n = self.frags.push(data);
+        if self.frags.is_full() {
             self.send(false)?;
         }
         Ok(n)

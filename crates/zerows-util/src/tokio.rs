@@ -17,7 +17,7 @@ use zerows_upgrade::client::ClientRequest;
 use zerows_upgrade::server::{Hooks, Upgrader};
 
 use crate::config::Config;
-use crate::conn::{Connection, Item, ReadPoll, Receiver, Sender, Wait};
+use crate::conn::{Connection, Fragments, Item, ReadPoll, Receiver, Sender, Wait};
 use crate::error::{Error, ReuniteError};
 use crate::extension::Extension;
 use crate::handshake::{Agreed, ClientHandshake, HEAD_BUF, RESPONSE_BUF, ServerHandshake, Steps};
@@ -418,77 +418,58 @@ enum WriterRef<'a, S> {
     Locked(MutexGuard<'a, Writer<tokio::io::WriteHalf<S>>>),
 }
 
+/// Sends the buffered fragment and writes it.
+async fn send_fragment<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    tx: &mut Sender,
+    frags: &mut Fragments,
+    fin: bool,
+) -> Result<(), Error> {
+    frags.frame(tx, fin)?;
+    if tx.needs_write() {
+        poll_fn(|cx| poll_write_out(cx, io, tx, frags.payload())).await?;
+    }
+    Ok(())
+}
+
 /// A message being sent in fragments; see [`AsyncWebSocket::message_writer`]. Dropped without
 /// [`finish`](Self::finish), the message stays open and the next one fails.
 #[derive(Debug)]
 pub struct AsyncMessageWriter<'a, S> {
     writer: WriterRef<'a, S>,
-    opcode: OpCode,
-    buf: Vec<u8>,
-    size: usize,
-    started: bool,
+    frags: Fragments,
 }
 
 impl<'a, S: AsyncRead + AsyncWrite + Unpin> AsyncMessageWriter<'a, S> {
     fn new(mut writer: WriterRef<'a, S>, opcode: OpCode, size: usize) -> Result<Self, Error> {
-        match &mut writer {
-            WriterRef::Own(ws) => ws.conn.parts_mut().1.check_stream_start(opcode)?,
-            WriterRef::Locked(w) => w.tx.check_stream_start(opcode)?,
-        }
-        Ok(AsyncMessageWriter {
-            writer,
-            opcode,
-            buf: Vec::with_capacity(size.min(64 << 10)),
-            size: size.max(1),
-            started: false,
-        })
+        let tx = match &mut writer {
+            WriterRef::Own(ws) => ws.conn.parts_mut().1,
+            WriterRef::Locked(w) => &mut w.tx,
+        };
+        let frags = Fragments::start(tx, opcode, size)?;
+        Ok(AsyncMessageWriter { writer, frags })
     }
 
     async fn send(&mut self, fin: bool) -> Result<(), Error> {
-        let op = if self.started {
-            OpCode::Continuation
-        } else {
-            self.opcode
-        };
-        self.started = true;
-        let payload = std::mem::take(&mut self.buf);
         let r = match &mut self.writer {
             WriterRef::Own(ws) => {
                 let (_, tx) = ws.conn.parts_mut();
-                let r = tx.frame(op, fin, &payload, fin);
-                Self::write(r, &mut ws.io, tx, &payload).await
+                send_fragment(&mut ws.io, tx, &mut self.frags, fin).await
             }
             WriterRef::Locked(w) => {
                 let Writer { io, tx } = &mut **w;
-                let r = tx.frame(op, fin, &payload, fin);
-                Self::write(r, io, tx, &payload).await
+                send_fragment(io, tx, &mut self.frags, fin).await
             }
         };
-        self.buf = payload;
-        self.buf.clear();
+        self.frags.sent();
         r
-    }
-
-    async fn write<W: AsyncWrite + Unpin>(
-        r: Result<(), Error>,
-        io: &mut W,
-        tx: &mut Sender,
-        payload: &[u8],
-    ) -> Result<(), Error> {
-        r?;
-        if tx.needs_write() {
-            poll_fn(|cx| poll_write_out(cx, io, tx, payload)).await?;
-        }
-        Ok(())
     }
 
     /// Appends `data` to the message, sending a frame each time the fragment size is reached.
     pub async fn write_all(&mut self, mut data: &[u8]) -> Result<(), Error> {
         while !data.is_empty() {
-            let n = (self.size - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-            if self.buf.len() == self.size {
+            data = &data[self.frags.push(data)..];
+            if self.frags.is_full() {
                 self.send(false).await?;
             }
         }

@@ -62,7 +62,7 @@ mod send;
 
 pub use read::{Chunk, Item};
 pub(crate) use receive::{ReadPoll, Receiver, Wait};
-pub(crate) use send::Sender;
+pub(crate) use send::{Fragments, Sender};
 
 /// The sans-IO WebSocket connection (RFC 6455 §5–§7) after the opening handshake: see the
 /// [module docs](self) for the calls and the order a driver makes them in.

@@ -625,3 +625,60 @@ impl Sender {
         }
     }
 }
+
+/// A message streamed in fragments of a fixed size (the drivers' message writers): bytes are
+/// collected up to the fragment size, then go out as one frame through [`Sender::frame`]; the
+/// first frame carries the opcode, the rest are continuations, the last one FIN.
+#[derive(Debug)]
+pub(crate) struct Fragments {
+    opcode: OpCode,
+    buf: Vec<u8>,
+    size: usize,
+    started: bool,
+}
+
+impl Fragments {
+    /// Checks the message may start (so the writer fails at once, not at its first frame).
+    pub(crate) fn start(tx: &mut Sender, opcode: OpCode, size: usize) -> Result<Fragments, Error> {
+        tx.check_stream_start(opcode)?;
+        Ok(Fragments {
+            opcode,
+            buf: Vec::with_capacity(size.min(64 << 10)),
+            size: size.max(1),
+            started: false,
+        })
+    }
+
+    /// Takes what fits of `data` into the next frame; returns how many bytes it took.
+    pub(crate) fn push(&mut self, data: &[u8]) -> usize {
+        let n = (self.size - self.buf.len()).min(data.len());
+        self.buf.extend_from_slice(&data[..n]);
+        n
+    }
+
+    /// Whether the next frame is full: send it (not the last).
+    pub(crate) fn is_full(&self) -> bool {
+        self.buf.len() == self.size
+    }
+
+    /// Queues the buffered bytes as the next frame on `tx` (`fin`: the message's last); the
+    /// driver then writes with [`payload`](Self::payload) as the caller's buffer, and calls
+    /// [`sent`](Self::sent).
+    pub(crate) fn frame(&mut self, tx: &mut Sender, fin: bool) -> Result<(), Error> {
+        let op = if self.started {
+            OpCode::Continuation
+        } else {
+            self.opcode
+        };
+        self.started = true;
+        tx.frame(op, fin, &self.buf, fin)
+    }
+
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub(crate) fn sent(&mut self) {
+        self.buf.clear();
+    }
+}
