@@ -166,8 +166,11 @@ macro_rules! connection_api {
 
         /// Queues a data message without writing it: fed messages go out together at the next
         /// [`flush`](Self::flush), send, control frame, or read that has to wait for input (an
-        /// echo loop that feeds its replies answers a burst of messages with one write); a message
-        /// that does not fit in [`Config::write_buffer_size`] is written at once. Messages still
+        /// echo loop that feeds its replies answers a burst of messages with one write). A
+        /// blocking read writes them before it asks the transport for bytes; a tokio read writes
+        /// them when its poll of the transport is pending, so a burst larger than the read buffer
+        /// is still answered with one write. When the queue reaches
+        /// [`Config::write_buffer_size`] it is written at once. Messages still
         /// queued when the connection is dropped are not sent.
         pub $($async)? fn feed_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
             let r = self.conn.feed_message(opcode, payload);

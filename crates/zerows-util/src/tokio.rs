@@ -199,11 +199,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
                 ReadPoll::Failed(e) => return Poll::Ready(Err(e)),
                 ReadPoll::NeedSender => rx.settle(tx),
                 ReadPoll::NeedInput => {
-                    // Before waiting: what was fed goes out.
-                    if tx.has_output() {
-                        ready!(poll_write_out(cx, &mut self.io, tx, &[]))?;
+                    // What was fed goes out when the read has to wait: while bytes keep
+                    // arriving, replies gather, and a burst is answered with one write.
+                    if poll_fill(cx, rx, &mut self.io, &mut self.shared.sleep)?.is_pending() {
+                        if tx.has_output() {
+                            ready!(poll_write_out(cx, &mut self.io, tx, &[]))?;
+                        }
+                        return Poll::Pending;
                     }
-                    ready!(poll_fill(cx, rx, &mut self.io, &mut self.shared.sleep))?;
                 }
             }
         }

@@ -477,6 +477,52 @@ async fn a_burst_is_answered_with_one_write() {
     }
 }
 
+/// A burst larger than the read buffer (12 messages of 1 KiB against 8 KiB; the echoes stay under
+/// the 16 KiB write buffer) is still answered with one write: a read that has to wait writes the
+/// fed replies, one that finds bytes does not.
+#[tokio::test(flavor = "current_thread")]
+async fn a_burst_larger_than_the_read_buffer_is_answered_with_one_write() {
+    let (a, mut peer) = tokio::io::duplex(1 << 16);
+    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let io = CountWrites {
+        io: a,
+        writes: std::sync::Arc::clone(&writes),
+    };
+    let config = Config::default().read_buffer_size(8 << 10);
+    assert_eq!(config.write_buffer_size, 16 << 10);
+    let mut ws = AsyncWebSocket::from_raw(io, Role::Server, &[], config);
+    let payload = [b'x'; 1024];
+    let burst: Vec<(OpCode, bool, &[u8])> = (0..12)
+        .map(|_| (OpCode::Binary, true, &payload[..]))
+        .collect();
+    let frames = client_frames(&burst);
+    assert!(frames.len() > 8 << 10);
+    peer.write_all(&frames).await.unwrap();
+    let mut buf = Vec::new();
+    for _ in 0..12 {
+        assert_eq!(ws.read_into(&mut buf).await.unwrap(), OpCode::Binary);
+        ws.feed_message(OpCode::Binary, &buf).await.unwrap();
+    }
+    assert_eq!(
+        writes.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "no echo written while the burst was still arriving"
+    );
+    let next = tokio::time::timeout(Duration::from_millis(50), ws.read_into(&mut buf)).await;
+    assert!(next.is_err(), "no 13th message");
+    assert_eq!(
+        writes.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "12 echoes, one write"
+    );
+    let mut wire = vec![0u8; 12 * 1028];
+    peer.read_exact(&mut wire).await.unwrap();
+    for f in wire.chunks(1028) {
+        assert_eq!(f[..4], [0x82, 126, 4, 0]);
+        assert!(f[4..].iter().all(|&b| b == b'x'));
+    }
+}
+
 /// The per-connection memory at rest documented in docs/architecture.md ("Buffers: who owns
 /// what"), for 64-bit targets; a change to the struct must update both.
 #[test]
