@@ -102,6 +102,7 @@
 mod api;
 mod config;
 pub mod conn;
+mod copy;
 #[cfg(feature = "deflate")]
 pub mod deflate;
 mod error;

@@ -408,7 +408,7 @@ pub(crate) fn into_buf(
     match item {
         Item::Message(op) => {
             buf.clear();
-            buf.extend_from_slice(rx.message());
+            crate::copy::extend(buf, rx.message());
             Some(Ok(op))
         }
         Item::Close(_) => Some(Err(Error::Closed)),

@@ -532,7 +532,7 @@ impl ReadBuffers {
                 let need = self.msg_len + len;
                 let bound = message_capacity_bound(need, self.max_message());
                 reserve_message(&mut self.msg, need, bound);
-                self.msg.extend_from_slice(&self.rbuf[at..at + len]);
+                crate::copy::extend(&mut self.msg, &self.rbuf[at..at + len]);
                 self.msg_len = self.msg.len();
             }
             Assembly::Decoded { opcode, rsv } => {

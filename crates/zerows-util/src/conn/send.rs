@@ -310,7 +310,7 @@ impl Sender {
         let n = h.encode(&mut head).unwrap_or(0);
         let at = self.queue.len();
         self.queue.extend_from_slice(&head[..n]);
-        self.queue.extend_from_slice(payload);
+        crate::copy::extend(&mut self.queue, payload);
         if let Some(key) = h.mask {
             apply_mask(&mut self.queue[at + n..], key, 0);
         }
@@ -652,7 +652,7 @@ impl Fragments {
     /// Takes what fits of `data` into the next frame; returns how many bytes it took.
     pub(crate) fn push(&mut self, data: &[u8]) -> usize {
         let n = (self.size - self.buf.len()).min(data.len());
-        self.buf.extend_from_slice(&data[..n]);
+        crate::copy::extend(&mut self.buf, &data[..n]);
         n
     }
 
