@@ -440,17 +440,32 @@ impl tokio::io::AsyncWrite for CountWrites {
     }
 }
 
-/// 16 messages that arrive together are answered with one write: reads do not flush fed replies
-/// after each message, only before they wait.
-#[tokio::test(flavor = "current_thread")]
-async fn a_burst_is_answered_with_one_write() {
-    let (a, mut peer) = tokio::io::duplex(1 << 16);
+/// A server connection over a duplex stream whose write calls are counted, and the peer's end.
+fn counted_server(
+    config: Config,
+) -> (
+    AsyncWebSocket<CountWrites>,
+    DuplexStream,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let (a, peer) = tokio::io::duplex(1 << 16);
     let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let io = CountWrites {
         io: a,
         writes: std::sync::Arc::clone(&writes),
     };
-    let mut ws = AsyncWebSocket::from_raw(io, Role::Server, &[], Config::default());
+    (
+        AsyncWebSocket::from_raw(io, Role::Server, &[], config),
+        peer,
+        writes,
+    )
+}
+
+/// 16 messages that arrive together are answered with one write: reads do not flush fed replies
+/// after each message, only before they wait.
+#[tokio::test(flavor = "current_thread")]
+async fn a_burst_is_answered_with_one_write() {
+    let (mut ws, mut peer, writes) = counted_server(Config::default());
     let burst: Vec<(OpCode, bool, &[u8])> = (0..16)
         .map(|_| (OpCode::Binary, true, &b"0123456789abcdef"[..]))
         .collect();
@@ -482,15 +497,9 @@ async fn a_burst_is_answered_with_one_write() {
 /// fed replies, one that finds bytes does not.
 #[tokio::test(flavor = "current_thread")]
 async fn a_burst_larger_than_the_read_buffer_is_answered_with_one_write() {
-    let (a, mut peer) = tokio::io::duplex(1 << 16);
-    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let io = CountWrites {
-        io: a,
-        writes: std::sync::Arc::clone(&writes),
-    };
     let config = Config::default().read_buffer_size(8 << 10);
     assert_eq!(config.write_buffer_size, 16 << 10);
-    let mut ws = AsyncWebSocket::from_raw(io, Role::Server, &[], config);
+    let (mut ws, mut peer, writes) = counted_server(config);
     let payload = [b'x'; 1024];
     let burst: Vec<(OpCode, bool, &[u8])> = (0..12)
         .map(|_| (OpCode::Binary, true, &payload[..]))
