@@ -240,8 +240,8 @@ for run in "${RUNS[@]}"; do
     esac
 done
 if $need_build && [ "${AUTOBAHN_SKIP_BUILD:-0}" != 1 ]; then
-    log "cargo build --release -p zerows-util --examples --features tokio"
-    cargo build --release -p zerows-util --examples --features tokio
+    log "cargo build --release -p zerows --examples --features tokio,tls"
+    cargo build --release -p zerows --examples --features tokio,tls
 fi
 
 # The source the runs test: recorded before they start (commits made meanwhile do not count).

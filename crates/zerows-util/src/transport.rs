@@ -8,9 +8,10 @@ use std::time::Duration;
 /// (RFC 6455 §7.1.1: after the close frames, the server closes the TCP connection first; an endpoint
 /// waits only a bounded time for the peer).
 ///
-/// Implemented for `TcpStream`, `UnixStream` and references to them. For other streams (TLS,
-/// in-memory pipes) wrap them in [`Plain`], which does neither: the close handshake then ends when
-/// the peer closes or its close frame arrives.
+/// Implemented for `TcpStream`, `UnixStream` and references to them; `zerows-net`'s `Stream`
+/// implements it for TLS over TCP (`close_notify`, then the FIN). For other streams (in-memory
+/// pipes, your own TLS) wrap them in [`Plain`], which does neither: the close handshake then ends
+/// when the peer closes or its close frame arrives.
 pub trait Transport: Read + Write {
     /// Shuts down the write direction (TCP FIN) so the peer reads end-of-stream.
     fn shutdown_write(&mut self) -> io::Result<()> {

@@ -3,14 +3,14 @@
 //! it to write the reports (`/updateReports?agent=A`).
 //!
 //! ```text
-//! cargo run --release -p zerows-util --example autobahn_client -- --url ws://127.0.0.1:9001 --agent zerows
+//! cargo run --release -p zerows --example autobahn_client -- --url ws://127.0.0.1:9001 --agent zerows
 //! ```
 
 use std::net::TcpStream;
 
-use zerows_upgrade::client::ClientRequest;
-use zerows_util::deflate::DeflateConfig;
-use zerows_util::{Config, Error, Message, WebSocket};
+use zerows::upgrade::client::ClientRequest;
+use zerows::util::deflate::DeflateConfig;
+use zerows::{Config, Error, Message, WebSocket};
 
 struct Target {
     host_port: String,
@@ -80,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut ws = open(&target, &format!("/updateReports?agent={agent}"))?;
-    let _ = ws.close(zerows_util::CloseCode::NORMAL, "");
+    let _ = ws.close(zerows::CloseCode::NORMAL, "");
     eprintln!("autobahn_client: reports updated");
     Ok(())
 }

@@ -7,15 +7,19 @@
 //! it (`--no-deflate` to turn it off; a compressing connection keeps about 420 KiB of zlib state).
 //!
 //! ```text
-//! cargo run --release -p zerows-util --features tokio --example echo_server_tokio -- --addr 127.0.0.1:9001
+//! cargo run --release -p zerows --features tokio --example echo_server_tokio -- --addr 127.0.0.1:9001
 //! ```
+//!
+//! Over TLS (`wss://`): `--tls-cert cert.pem --tls-key key.pem`.
 
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpStream};
-use zerows_upgrade::server::{HeaderWriter, Hooks, Upgrader};
-use zerows_util::deflate::DeflateConfig;
-use zerows_util::{AsyncWebSocket, Config, Error};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use zerows::net::ServerTls;
+use zerows::upgrade::server::{HeaderWriter, Hooks, Upgrader};
+use zerows::util::deflate::DeflateConfig;
+use zerows::{AsyncWebSocket, Config, Error};
 
 /// Names the server in the 101 response (Autobahn reports use it as the agent name).
 #[derive(Default)]
@@ -27,8 +31,10 @@ impl Hooks for ServerName {
     }
 }
 
-async fn serve(stream: TcpStream, config: Arc<Config>) -> Result<(), Error> {
-    stream.set_nodelay(true)?;
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    config: Arc<Config>,
+) -> Result<(), Error> {
     let mut upgrader = Upgrader::with_hooks(ServerName);
     let mut ws = AsyncWebSocket::accept_with_upgrader(stream, &mut upgrader, config).await?;
     let mut buf = Vec::new();
@@ -47,17 +53,27 @@ async fn serve(stream: TcpStream, config: Arc<Config>) -> Result<(), Error> {
     }
 }
 
-async fn run(addr: String, config: Arc<Config>) -> std::io::Result<()> {
+async fn run(addr: String, config: Arc<Config>, tls: Option<ServerTls>) -> std::io::Result<()> {
     let listener = TcpListener::bind(&addr).await?;
     eprintln!(
-        "echo_server_tokio: listening on ws://{}",
+        "echo_server_tokio: listening on {}://{}",
+        if tls.is_some() { "wss" } else { "ws" },
         listener.local_addr()?
     );
     loop {
         let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
         let config = Arc::clone(&config);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve(stream, config).await
+            let result = match tls {
+                Some(tls) => match tls.accept_async(stream).await {
+                    Ok(s) => serve(s, config).await,
+                    Err(e) => Err(Error::Io(e)),
+                },
+                None => serve(stream, config).await,
+            };
+            if let Err(e) = result
                 && std::env::var_os("ZEROWS_VERBOSE").is_some()
             {
                 eprintln!("connection: {e}");
@@ -70,15 +86,20 @@ fn main() -> std::io::Result<()> {
     let mut addr = String::from("127.0.0.1:9001");
     let mut multi = false;
     let mut deflate = true;
+    let mut cert = None;
+    let mut key = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--addr" => addr = args.next().unwrap_or(addr),
             "--multi-thread" => multi = true,
             "--no-deflate" => deflate = false,
+            "--tls-cert" => cert = args.next(),
+            "--tls-key" => key = args.next(),
             _ => {
                 eprintln!(
-                    "usage: echo_server_tokio [--addr HOST:PORT] [--multi-thread] [--no-deflate]"
+                    "usage: echo_server_tokio [--addr HOST:PORT] [--multi-thread] [--no-deflate] \
+                     [--tls-cert PEM --tls-key PEM]"
                 );
                 std::process::exit(2);
             }
@@ -97,5 +118,16 @@ fn main() -> std::io::Result<()> {
     if deflate {
         config = config.deflate(DeflateConfig::default());
     }
-    rt.block_on(run(addr, Arc::new(config)))
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(
+            ServerTls::from_pem_files(&cert, &key)
+                .map_err(|e| std::io::Error::other(format!("--tls-cert/--tls-key: {e}")))?,
+        ),
+        (None, None) => None,
+        _ => {
+            eprintln!("echo_server_tokio: --tls-cert and --tls-key go together");
+            std::process::exit(2);
+        }
+    };
+    rt.block_on(run(addr, Arc::new(config), tls))
 }

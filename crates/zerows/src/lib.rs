@@ -9,9 +9,11 @@
 //! | [`frame`] | `zerows-frame` | `no_std` frames: header codec, masking, streaming decoder, UTF-8, close codes |
 //! | [`upgrade`] | `zerows-upgrade` | the HTTP/1.1 opening handshake, server and client, zero allocation |
 //! | [`util`] | `zerows-util` | messages over `std::io` and tokio: control frames, limits, pooled buffers, split halves |
+//! | [`net`] | `zerows-net` | `ws://`/`wss://` URLs, rustls in both roles, HTTP and SOCKS5 proxies, timeouts |
 //!
-//! The most used types are at the root: [`WebSocket`], [`Message`], [`Config`], [`Error`], and with
-//! the `tokio` feature [`AsyncWebSocket`].
+//! The most used types are at the root: [`WebSocket`], [`Message`], [`Config`], [`Error`],
+//! [`connect`], [`Dialer`], [`DialError`], and with the `tokio` feature [`AsyncWebSocket`] and
+//! `connect_async`.
 //!
 //! # Example: an echo server
 //!
@@ -39,13 +41,10 @@
 //! # Example: a client
 //!
 //! ```no_run
-//! use std::net::TcpStream;
-//! use zerows::upgrade::client::ClientRequest;
-//! use zerows::{CloseCode, Config, Message, WebSocket};
+//! use zerows::{CloseCode, Message};
 //!
-//! let stream = TcpStream::connect("127.0.0.1:9001")?;
-//! let request = ClientRequest::with_random_key("127.0.0.1:9001", "/")?;
-//! let mut ws = WebSocket::connect_with_config(stream, &request, Config::default())?;
+//! // ws:// or wss:// (rustls, Mozilla's roots); see `Dialer` for proxies, a private CA, timeouts
+//! let mut ws = zerows::connect("ws://127.0.0.1:9001/")?;
 //! ws.send_text("hello")?;
 //! if let Message::Text(reply) = ws.read()? {
 //!     println!("{reply}");
@@ -66,6 +65,9 @@
 //! - `std`: run-time SIMD detection (AVX2 masking, SIMD UTF-8) and, with `upgrade`, the
 //!   handshake's `std::io` entry points. `util` turns it on.
 //! - `http`: handshake interop with the `http` crate (hyper, axum).
+//! - `net` (default): [`net`]: dial by URL, proxies, timeouts ([`connect`], [`Dialer`]).
+//! - `tls` (default): `wss://` and TLS servers with rustls (aws-lc-rs provider chosen by the
+//!   crate) trusting Mozilla's roots; `native-roots` adds the platform's.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -80,6 +82,14 @@ pub use zerows_upgrade as upgrade;
 #[doc(inline)]
 pub use zerows_util as util;
 
+#[cfg(feature = "net")]
+#[doc(inline)]
+pub use zerows_net as net;
+
+#[cfg(all(feature = "net", feature = "tokio"))]
+pub use zerows_net::connect_async;
+#[cfg(feature = "net")]
+pub use zerows_net::{DialError, Dialer, connect};
 #[cfg(feature = "tokio")]
 pub use zerows_util::AsyncWebSocket;
 #[cfg(feature = "util")]
