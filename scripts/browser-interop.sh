@@ -4,24 +4,39 @@
 # Usage: scripts/browser-interop.sh
 #
 # Installs what is missing (Debian's `chromium`, playwright-core from tests/browser/package-lock.json;
-# never a browser download), builds the echo servers in release mode, starts them on free loopback
-# ports and runs tests/browser/interop.mjs against:
-#   sync          examples/echo_server                 permessage-deflate on
-#   tokio         examples/echo_server_tokio           permessage-deflate on
-#   sync-plain    examples/echo_server --no-deflate    permessage-deflate off
+# never a browser download), builds the echo servers in release mode, makes a throwaway test
+# certificate (scripts/gen-test-cert.sh, into the scratch directory removed on exit; no key is ever
+# written into the tree), starts the servers on free loopback ports and runs tests/browser/interop.mjs
+# against:
+#   sync          examples/echo_server                        ws://   permessage-deflate on
+#   tokio         examples/echo_server_tokio                  ws://   permessage-deflate on
+#   sync-plain    examples/echo_server --no-deflate           ws://   permessage-deflate off
+#   sync-tls      examples/echo_server --tls-cert/--tls-key   wss://  permessage-deflate on
+#   tokio-tls     examples/echo_server_tokio --tls-cert/...   wss://  permessage-deflate on
 # A page served from http://127.0.0.1 (about:blank may not open loopback WebSockets: Chromium's
-# local network access checks block it) opens new WebSocket("ws://127.0.0.1:PORT/"), checks
-# ws.extensions, round-trips text and binary messages from 0 B to 16 MiB one at a time and many in
-# flight at once, comparing every echo byte-for-byte in the page, and closes with 1000 "bye". A second
-# connection per server goes through a frame-counting relay for the wire statistics (frames per
-# message, RSV1, compression ratio). Exit status: 0 all checks passed, 1 a check failed, 2 setup error.
+# local network access checks block it; an http page may open wss://) opens
+# new WebSocket("ws[s]://127.0.0.1:PORT/"), checks ws.extensions, round-trips text and binary
+# messages from 0 B to 16 MiB one at a time and many in flight at once, comparing every echo
+# byte-for-byte in the page, and closes with 1000 "bye". A second connection per server goes through
+# a frame-counting relay for the wire statistics (frames per message, RSV1, compression ratio); for
+# the wss:// servers the relay terminates TLS on both sides (it presents the test certificate to the
+# browser and verifies the server's chain against the test CA), so the whole battery, relay
+# included, runs over TLS.
+#
+# Chromium trusts the test certificate only through --ignore-certificate-errors-spki-list=<SHA-256
+# of the leaf's SPKI> (no check is turned off). Negative control: a second Chromium launched with
+# the same flags minus the SPKI list must fail to open every wss:// server (close 1006) while it
+# opens the ws:// one, so the trust comes from the pin alone.
+#
+# Output: one block per server, then `NAME (URL): N passed, N failed (S s)` per server and the total
+# `N passed, N failed`. Exit status: 0 all checks passed, 1 a check failed, 2 setup error.
 #
 # Environment (all optional):
 #   CHROMIUM                 browser binary (default /usr/bin/chromium; installed with apt-get if
 #                            that is the path and it is missing)
 #   BROWSER_INTEROP_SKIP_BUILD=1   do not run cargo (use the binaries already built)
 #   BROWSER_INTEROP_OUT      server logs and results.json (default target/browser-interop)
-#   BROWSER_INTEROP_TIMEOUT  seconds the browser run may take before it is killed (default 300)
+#   BROWSER_INTEROP_TIMEOUT  seconds the browser run may take before it is killed (default 600)
 #   INTEROP_SIZES, INTEROP_MEASURE=0, INTEROP_VERBOSE=1   passed to tests/browser/interop.mjs
 #   CARGO_TARGET_DIR         where the release examples are built and looked for (default target)
 set -euo pipefail
@@ -31,7 +46,7 @@ cd "$ROOT"
 
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 OUT=${BROWSER_INTEROP_OUT:-target/browser-interop}
-RUN_TIMEOUT=${BROWSER_INTEROP_TIMEOUT:-300}
+RUN_TIMEOUT=${BROWSER_INTEROP_TIMEOUT:-600}
 EXAMPLES_DIR=${CARGO_TARGET_DIR:-target}/release/examples
 TESTS=tests/browser
 
@@ -78,7 +93,7 @@ log "$("$CHROMIUM" --version 2>/dev/null | tail -n1), node $(node --version), pl
 # ---- build ------------------------------------------------------------------------------------
 if [ "${BROWSER_INTEROP_SKIP_BUILD:-0}" != 1 ]; then
     log "building the echo servers (release)"
-    cargo build --release -p zerows-util --features tokio \
+    cargo build --release -p zerows --features tokio,tls \
         --example echo_server --example echo_server_tokio
 fi
 for bin in echo_server echo_server_tokio; do
@@ -88,7 +103,7 @@ done
 # ---- servers ----------------------------------------------------------------------------------
 mkdir -p "$OUT"
 PIDS=()
-# the browser profile and playwright's temporary files, removed on exit
+# the browser profiles, playwright's temporary files and the test certificate, removed on exit
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/zerows-browser-interop.XXXXXX")
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
@@ -116,7 +131,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # start NAME LOG BINARY [ARGS...]: binds 127.0.0.1:0 (the kernel picks a free port), waits for the
-# "listening on ws://127.0.0.1:PORT" line and a TCP connect; sets PORT.
+# "listening on ws://127.0.0.1:PORT" (or wss://) line and a TCP connect; sets PORT.
 PORT=
 start() {
     local name=$1 logf=$2
@@ -127,7 +142,7 @@ start() {
     PIDS+=("$pid")
     local i
     for ((i = 0; i < 100; i++)); do
-        PORT=$(sed -n 's/.*listening on ws:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$logf" 2>/dev/null | head -n1 || true)
+        PORT=$(sed -n 's/.*listening on wss*:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$logf" 2>/dev/null | head -n1 || true)
         if [ -n "$PORT" ] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
             log "$name: $* on 127.0.0.1:$PORT (pid $pid)"
             return 0
@@ -139,23 +154,42 @@ start() {
     die "$name did not listen within 10 s"
 }
 
+command -v openssl >/dev/null || { log "installing openssl (Debian)"; apt_install openssl; }
+TLS_DIR=$SCRATCH/tls
+bash scripts/gen-test-cert.sh "$TLS_DIR" >/dev/null || die "scripts/gen-test-cert.sh failed"
+for f in ca.pem cert.pem key.pem spki.txt; do
+    [ -s "$TLS_DIR/$f" ] || die "scripts/gen-test-cert.sh made no $f"
+done
+TLS_ARGS=(--tls-cert "$TLS_DIR/cert.pem" --tls-key "$TLS_DIR/key.pem")
+
 start sync "$OUT/sync.log" "$EXAMPLES_DIR/echo_server"
 P_SYNC=$PORT
 start tokio "$OUT/tokio.log" "$EXAMPLES_DIR/echo_server_tokio"
 P_TOKIO=$PORT
 start sync-plain "$OUT/sync-plain.log" "$EXAMPLES_DIR/echo_server" --no-deflate
 P_PLAIN=$PORT
+start sync-tls "$OUT/sync-tls.log" "$EXAMPLES_DIR/echo_server" "${TLS_ARGS[@]}"
+P_SYNC_TLS=$PORT
+start tokio-tls "$OUT/tokio-tls.log" "$EXAMPLES_DIR/echo_server_tokio" "${TLS_ARGS[@]}"
+P_TOKIO_TLS=$PORT
 
 # ---- the browser run --------------------------------------------------------------------------
 log "running $TESTS/interop.mjs (Chromium headless)"
 status=0
-INTEROP_JSON="$OUT/results.json" CHROMIUM="$CHROMIUM" TMPDIR="$SCRATCH" \
+INTEROP_JSON="$OUT/results.json" CHROMIUM="$CHROMIUM" TMPDIR="$SCRATCH" INTEROP_TLS_DIR="$TLS_DIR" \
     timeout --kill-after=10 "$RUN_TIMEOUT" node "$TESTS/interop.mjs" \
-    "sync:$P_SYNC:on" "tokio:$P_TOKIO:on" "sync-plain:$P_PLAIN:off" || status=$?
+    "sync:$P_SYNC:on" "tokio:$P_TOKIO:on" "sync-plain:$P_PLAIN:off" \
+    "sync-tls:$P_SYNC_TLS:on:tls" "tokio-tls:$P_TOKIO_TLS:on:tls" || status=$?
+
+# the negative control seen from the servers (informational: the browser-side check is the test)
+for f in sync-tls tokio-tls; do
+    alert=$(grep -m1 -i 'alert' "$OUT/$f.log" 2>/dev/null || true)
+    log "negative control, $f server log: ${alert:-no TLS alert logged}"
+done
 
 if [ "$status" -ne 0 ]; then
     [ "$status" -eq 124 ] && log "the browser run took longer than $RUN_TIMEOUT s and was killed"
-    for f in sync tokio sync-plain; do
+    for f in sync tokio sync-plain sync-tls tokio-tls; do
         if [ -s "$OUT/$f.log" ]; then
             log "$f server log (last 20 lines):"
             tail -n 20 "$OUT/$f.log" >&2

@@ -1,9 +1,10 @@
 // Headless Chromium <-> zerows echo server interop (issue 8, permessage-deflate).
 //
-// Usage: node interop.mjs NAME:PORT:on|off [NAME:PORT:on|off ...]
+// Usage: node interop.mjs NAME:PORT:on|off[:tls] [NAME:PORT:on|off[:tls] ...]
 //   NAME      a label for the server (e.g. sync)
-//   PORT      its loopback port (ws://127.0.0.1:PORT/)
+//   PORT      its loopback port (ws://127.0.0.1:PORT/, or wss://127.0.0.1:PORT/ with :tls)
 //   on|off    whether the server has permessage-deflate enabled (what ws.extensions must show)
+//   tls       the server speaks wss:// with the certificate in INTEROP_TLS_DIR
 //
 // Normally run by scripts/browser-interop.sh, which installs Chromium and playwright-core, builds
 // and starts the echo servers. Environment (optional):
@@ -12,15 +13,27 @@
 //   INTEROP_MEASURE=0   skip the second pass through the frame-counting relay (wire stats)
 //   INTEROP_JSON        write every result to this file as JSON
 //   INTEROP_VERBOSE=1   print the browser's command line and console
+//   INTEROP_TLS_DIR     required with a :tls target: what scripts/gen-test-cert.sh made (ca.pem,
+//                       cert.pem, key.pem, spki.txt)
 //
 // For each server: a page served from http://127.0.0.1 opens new WebSocket("ws://127.0.0.1:PORT/"),
 // checks ws.extensions, round-trips text (multi-byte UTF-8, random and repetitive) and binary
 // (random and repetitive) messages of every size one at a time and then many in flight at once,
 // comparing every echo byte-for-byte in the page, and closes with 1000 "bye", expecting a clean
 // close with code 1000. A second connection goes through a transparent relay that reads the frame
-// headers, giving frames per message and bytes on the wire (the compression ratio). Exit status 0
-// when every check passed, 1 otherwise, 2 on a setup error.
+// headers, giving frames per message and bytes on the wire (the compression ratio).
+//
+// wss:// targets run the same battery. Chromium trusts the test certificate only through
+// --ignore-certificate-errors-spki-list=<base64 SHA-256 of the leaf's SPKI> (certificate checks
+// stay on for everything else); the relay terminates TLS on both sides (see sniffer.mjs), so the
+// wire statistics work over TLS too. A negative control then launches a second Chromium with the
+// same flags but without the SPKI list: from the same page origin, its ws:// connection to a plain
+// server must open (when there is one) and its wss:// connection to every TLS server must fail
+// (close 1006), so the trust comes from the SPKI flag and nothing else.
+//
+// Exit status 0 when every check passed, 1 otherwise, 2 on a setup error.
 import http from 'node:http';
+import { X509Certificate, createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,23 +63,53 @@ const MEASURE = process.env.INTEROP_MEASURE !== '0';
 const VERBOSE = process.env.INTEROP_VERBOSE === '1';
 
 function usage(msg) {
-  console.error(`interop.mjs: ${msg}\nusage: node interop.mjs NAME:PORT:on|off [...]`);
+  console.error(`interop.mjs: ${msg}\nusage: node interop.mjs NAME:PORT:on|off[:tls] [...]`);
   process.exit(2);
 }
 
 const targets = process.argv.slice(2).map((a) => {
-  const m = /^([\w.-]+):(\d+):(on|off)$/.exec(a);
+  const m = /^([\w.-]+):(\d+):(on|off)(:tls)?$/.exec(a);
   if (!m) usage(`bad target '${a}'`);
-  return { name: m[1], port: Number(m[2]), deflate: m[3] === 'on' };
+  return { name: m[1], port: Number(m[2]), deflate: m[3] === 'on', tls: !!m[4] };
 });
 if (!targets.length) usage('no target');
+
+// ---- TLS material: the test certificate and the SPKI pin Chromium is given ------------------------
+let TLS = null;
+if (targets.some((t) => t.tls)) {
+  const dir = process.env.INTEROP_TLS_DIR;
+  if (!dir) usage('a :tls target needs INTEROP_TLS_DIR (see scripts/gen-test-cert.sh)');
+  try {
+    TLS = {
+      ca: fs.readFileSync(path.join(dir, 'ca.pem')),
+      cert: fs.readFileSync(path.join(dir, 'cert.pem')),
+      key: fs.readFileSync(path.join(dir, 'key.pem')),
+      spki: fs.readFileSync(path.join(dir, 'spki.txt'), 'utf8').trim(),
+    };
+  } catch (e) {
+    usage(`INTEROP_TLS_DIR: ${e.message}`);
+  }
+  // the pin must be the leaf's (the first certificate in cert.pem), not the CA's
+  const leaf = new X509Certificate(TLS.cert);
+  const pin = createHash('sha256').update(leaf.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  if (pin !== TLS.spki) usage(`spki.txt (${TLS.spki}) is not the SPKI hash of the leaf in cert.pem (${pin})`);
+}
+const SPKI_FLAG = TLS ? [`--ignore-certificate-errors-spki-list=${TLS.spki}`] : [];
+const wsUrl = (t, port = t.port) => `${t.tls ? 'wss' : 'ws'}://127.0.0.1:${port}/`;
 if (SIZES.some((s) => !Number.isInteger(s) || s < 0)) usage(`bad INTEROP_SIZES '${process.env.INTEROP_SIZES}'`);
 
 // ---- bookkeeping --------------------------------------------------------------------------------
 let passed = 0;
 let failed = 0;
 const failures = [];
+// per target: the checks counted while it ran
+const perTarget = new Map();
+let current = null;
 function check(ok, what, detail) {
+  if (current) {
+    if (!perTarget.has(current)) perTarget.set(current, { passed: 0, failed: 0 });
+    perTarget.get(current)[ok ? 'passed' : 'failed']++;
+  }
   if (ok) passed++;
   else {
     failed++;
@@ -105,18 +148,109 @@ function startHttp() {
   });
 }
 
-function browserCommandLine() {
-  // the browser process playwright started: the one with our resolver rules and no --type=
+function browserCommandLine(profile) {
+  // the browser process playwright started: the one with our profile directory and no --type=
   try {
     for (const pid of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(pid)) continue;
       let cmd;
       try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean); } catch { continue; }
-      if (cmd.some((a) => a.startsWith('--host-resolver-rules')) && !cmd.some((a) => a.startsWith('--type='))
-        && cmd.includes("--remote-debugging-pipe")) return cmd;
+      if (cmd.includes(`--user-data-dir=${profile}`) && !cmd.some((a) => a.startsWith('--type='))
+        && cmd.includes('--remote-debugging-pipe')) return cmd;
     }
   } catch { /* not Linux */ }
   return null;
+}
+
+const showCommandLine = (cmd) => cmd.map((a) => (/[\s*]/.test(a) ? `'${a}'` : a)).join(' ');
+
+// Launches Chromium with FLAGS, `extra` and a fresh profile; returns { browser, cmd, close }.
+async function launch(extra) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'zerows-interop-profile-'));
+  const removeProfile = () => fs.rmSync(profile, { recursive: true, force: true });
+  let browser;
+  try {
+    browser = await chromium.launch({
+      executablePath: EXECUTABLE,
+      headless: true,
+      ignoreDefaultArgs: true,
+      args: [...FLAGS, ...extra, `--user-data-dir=${profile}`, ...PLUMBING],
+      timeout: 60000,
+    });
+  } catch (e) {
+    removeProfile();
+    throw e;
+  }
+  const cmd = browserCommandLine(profile);
+  return { browser, cmd, close: async () => { try { await browser.close(); } finally { removeProfile(); } } };
+}
+
+async function openPage(browser, origin) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('crash', () => console.log('PAGE CRASHED'));
+  if (VERBOSE) page.on('console', (m) => console.log(`  [page ${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
+  await page.goto(`${origin}/`);
+  const st = await page.evaluate(() => window.zt.state());
+  if (!st || st.origin !== origin) throw new Error(`harness did not load: ${JSON.stringify(st)}`);
+  return { context, page };
+}
+
+// The negative control: a browser launched without the SPKI list must refuse every TLS server's
+// certificate, while (the same launch, the same page origin) a plain ws:// server still opens.
+async function untrustedControl(origin, results) {
+  const tlsTargets = targets.filter((t) => t.tls);
+  const plain = targets.find((t) => !t.tls);
+  console.log('\n== negative control: a second Chromium, the same flags without --ignore-certificate-errors-spki-list');
+  const b = await launch([]);
+  try {
+    const bad = b.cmd ? b.cmd.filter((a) => /^--ignore-certificate-errors|^--allow-insecure-localhost/.test(a)) : [];
+    if (VERBOSE && b.cmd) console.log(`  browser command line: ${showCommandLine(b.cmd)}`);
+    const { context, page } = await openPage(b.browser, origin);
+    if (plain) {
+      current = plain.name;
+      const url = wsUrl(plain);
+      let r;
+      try {
+        r = await page.evaluate((u) => window.zt.open(u), url);
+        const c = await page.evaluate(() => window.zt.close(1000, 'bye'));
+        r.close = c;
+      } catch (e) {
+        r = { error: e.message };
+      }
+      const ok = !r.error && r.close && r.close.code === 1000;
+      check(ok, `${plain.name} opens without the SPKI flag (control of the control)`, r.error || JSON.stringify(r.close));
+      console.log(`  ${url}: ${ok ? 'opens and closes (1000) OK' : `FAIL ${r.error || JSON.stringify(r.close)}`}`);
+      results.find((x) => x.target === plain).untrustedBrowser = r;
+    }
+    for (const t of tlsTargets) {
+      current = t.name;
+      const url = wsUrl(t);
+      let opened = null;
+      let error = null;
+      try {
+        opened = await page.evaluate((u) => window.zt.open(u), url);
+      } catch (e) {
+        error = e.message;
+      }
+      const st = await page.evaluate(() => window.zt.state());
+      if (opened) await page.evaluate(() => window.zt.close(1000, 'bye'));
+      const ok = !opened && st.closed && st.closed.code === 1006 && st.closed.wasClean === false;
+      const what = opened ? 'OPENED (the certificate was trusted without the pin)'
+        : st.closed ? `refused: error event ${st.closed.errorEvent}, close ${st.closed.code} wasClean ${st.closed.wasClean}` : error;
+      check(ok, `${t.name} refused without the SPKI flag`, what);
+      console.log(`  ${url}: ${what} ${ok ? 'OK' : 'FAIL'}`);
+      results.find((x) => x.target === t).untrustedBrowser = { opened: !!opened, error, closed: st.closed };
+    }
+    current = null;
+    // (the command line is read from /proc: Linux only)
+    if (b.cmd) check(bad.length === 0, 'negative control browser flags', `certificate flags present: ${bad.join(' ')}`);
+    await context.close();
+  } finally {
+    current = null;
+    await b.close();
+  }
 }
 
 // ---- one server --------------------------------------------------------------------------------
@@ -194,11 +328,13 @@ function burstItems() {
 }
 
 async function runTarget(page, t, results) {
-  const url = `ws://127.0.0.1:${t.port}/`;
+  const url = wsUrl(t);
   const label = `${t.name}`;
   const res = { target: t, url };
   results.push(res);
-  console.log(`\n== ${t.name}: ${url} (server permessage-deflate ${t.deflate ? 'on' : 'off'})`);
+  current = t.name;
+  console.log(`\n== ${t.name}: ${url} (server permessage-deflate ${t.deflate ? 'on' : 'off'}` +
+    `${t.tls ? '; TLS, trusted by SPKI pin' : ''})`);
 
   // --- pass 1: direct -------------------------------------------------------------------------
   let open;
@@ -210,6 +346,7 @@ async function runTarget(page, t, results) {
     return;
   }
   res.open = open;
+  check(open.url === url, `${label} url`, `ws.url = "${open.url}", expected "${url}"`);
   const ext = open.extensions;
   const extOk = t.deflate ? /^permessage-deflate(\s*;|$)/.test(ext) : ext === '';
   check(extOk, `${label} negotiation`, `ws.extensions = "${ext}", expected ${t.deflate ? 'permessage-deflate' : 'empty'}`);
@@ -246,11 +383,21 @@ async function runTarget(page, t, results) {
   if (!MEASURE) return;
 
   // --- pass 2: through the frame-counting relay -----------------------------------------------
-  const sniffer = new Sniffer(t.port);
+  const sniffer = new Sniffer(t.port, '127.0.0.1', t.tls ? TLS : null);
   const sport = await sniffer.listen();
   try {
-    const open2 = await page.evaluate((u) => window.zt.open(u), `ws://127.0.0.1:${sport}/`);
+    let open2;
+    try {
+      open2 = await page.evaluate((u) => window.zt.open(u), wsUrl(t, sport));
+    } catch (e) {
+      throw new Error(`${e.message}${sniffer.tlsErrors.length ? ` (${sniffer.tlsErrors.join('; ')})` : ''}`);
+    }
     const conn = sniffer.last();
+    if (t.tls) {
+      res.relayTls = conn.tls;
+      console.log(`  relay: terminates TLS both ways; browser->relay ${conn.tls.browserSide.protocol} ${conn.tls.browserSide.cipher}, ` +
+        `relay->server ${conn.tls.protocol} ${conn.tls.cipher} (chain verified against ca.pem: ${conn.tls.authorized})`);
+    }
     const offer = extensionsHeader(conn.c2s.httpHead);
     const answer = extensionsHeader(conn.s2c.httpHead);
     res.handshake = { offer, answer, request: conn.c2s.httpHead, response: conn.s2c.httpHead };
@@ -270,6 +417,7 @@ async function runTarget(page, t, results) {
     for (const dir of ['c2s', 's2c']) {
       check(!conn[dir].errors.length, `${label} relay ${dir} framing`, conn[dir].errors.join('; '));
     }
+    if (t.tls) check(!sniffer.tlsErrors.length, `${label} relay TLS`, sniffer.tlsErrors.join('; '));
     // the 16 MiB round trips, direct and through the relay
     for (const s of SIZES.filter((x) => x >= 16 << 20)) {
       const line = VARIANTS.map((v) => `${v} ${sw.rows[v][s] ? fmtMs(sw.rows[v][s].ms) : '-'}/${sw2.rows[v] && sw2.rows[v][s] ? fmtMs(sw2.rows[v][s].ms) : '-'}`);
@@ -292,56 +440,52 @@ async function main() {
   }
   const httpServer = await startHttp();
   const origin = `http://127.0.0.1:${httpServer.address().port}`;
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'zerows-interop-profile-'));
-  const removeProfile = () => fs.rmSync(profile, { recursive: true, force: true });
-  let browser;
+  let b;
   try {
-    browser = await chromium.launch({
-      executablePath: EXECUTABLE,
-      headless: true,
-      ignoreDefaultArgs: true,
-      args: [...FLAGS, `--user-data-dir=${profile}`, ...PLUMBING],
-      timeout: 60000,
-    });
+    b = await launch(SPKI_FLAG);
   } catch (e) {
     console.error(`interop.mjs: could not launch ${EXECUTABLE}: ${e.message}`);
     httpServer.close();
-    removeProfile();
     process.exit(2);
   }
   const results = [];
   let exitCode = 0;
   try {
-    const cmd = browserCommandLine();
-    console.log(`browser: ${browser.version()} (${EXECUTABLE}); page origin ${origin}`);
-    if (cmd) console.log(`browser command line: ${cmd.map((a) => (/[\s*]/.test(a) ? `'${a}'` : a)).join(' ')}`);
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    page.on('crash', () => console.log('PAGE CRASHED'));
-    if (VERBOSE) page.on('console', (m) => console.log(`  [page ${m.type()}] ${m.text()}`));
-    page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
-    await page.goto(`${origin}/`);
-    const st = await page.evaluate(() => window.zt.state());
-    if (!st || st.origin !== origin) throw new Error(`harness did not load: ${JSON.stringify(st)}`);
+    console.log(`browser: ${b.browser.version()} (${EXECUTABLE}); page origin ${origin}`);
+    if (b.cmd) console.log(`browser command line: ${showCommandLine(b.cmd)}`);
+    if (TLS && b.cmd) check(b.cmd.includes(SPKI_FLAG[0]), 'browser has the SPKI flag', 'not on its command line');
+    const { context, page } = await openPage(b.browser, origin);
     const prep = await page.evaluate(([v, s]) => window.zt.prepare(v, s), [VARIANTS, SIZES]);
     console.log(`messages generated in the page in ${fmtMs(prep.ms)} ms (sizes ${SIZES.map(fmtSize).join(' ')}; ` +
       `variants ${VARIANTS.join(' ')})`);
-    for (const t of targets) await runTarget(page, t, results);
+    for (const t of targets) {
+      const t1 = Date.now();
+      await runTarget(page, t, results);
+      results[results.length - 1].seconds = (Date.now() - t1) / 1000;
+    }
+    current = null;
     await context.close();
+    await b.close();
+    b = null;
+    if (TLS) await untrustedControl(origin, results);
   } catch (e) {
+    current = null;
     check(false, 'harness', e.stack || e.message);
     console.log(`harness error: ${e.stack || e.message}`);
     exitCode = 2;
   } finally {
-    await browser.close();
+    if (b) await b.close();
     httpServer.close();
-    removeProfile();
   }
+  for (const r of results) Object.assign(r, perTarget.get(r.target.name) || { passed: 0, failed: 0 });
   if (process.env.INTEROP_JSON) {
     fs.writeFileSync(process.env.INTEROP_JSON, JSON.stringify({ passed, failed, failures, results }, null, 1));
   }
   console.log(`\n${failures.length ? `failures:\n${failures.map((f) => `  - ${f}`).join('\n')}\n` : ''}` +
     `browser interop: ${(Date.now() - t0) / 1000} s`);
+  for (const r of results) console.log(`  ${r.target.name} (${r.url}): ${r.passed} passed, ${r.failed} failed (${r.seconds ?? "-"} s)`);
+  const rest = [passed, failed].map((n, k) => n - results.reduce((acc, r) => acc + r[k ? 'failed' : 'passed'], 0));
+  if (rest[0] || rest[1]) console.log(`  harness and browser flags: ${rest[0]} passed, ${rest[1]} failed`);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(exitCode || (failed ? 1 : 0));
 }

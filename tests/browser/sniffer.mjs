@@ -1,8 +1,15 @@
 // A transparent TCP relay on loopback that reads WebSocket frame headers as they pass, to measure
 // what crossed the wire: frames per message, RSV1 (compressed) flags, and payload bytes per
-// direction. It never changes a byte. Used for a second, measuring pass; the main interop pass
-// connects the browser to the server directly.
+// direction. It never changes a WebSocket byte. Used for a second, measuring pass; the main interop
+// pass connects the browser to the server directly.
+//
+// For a wss:// server the frames are inside TLS, so the relay terminates TLS on both sides: the
+// browser's TLS ends at the relay (which presents the server's own certificate and key, so the
+// browser trusts it exactly as it trusts the server), and the relay opens its own TLS connection
+// to the server, verifying the server's chain against the test CA and its 127.0.0.1 name. The
+// WebSocket bytes pass through unchanged in cleartext between the two.
 import net from 'node:net';
+import tls from 'node:tls';
 
 // Parses one direction of a WebSocket connection: the HTTP head first, then frame headers,
 // skipping payloads without copying them.
@@ -95,11 +102,20 @@ class FrameScanner {
 }
 
 export class Sniffer {
-  constructor(targetPort, targetHost = '127.0.0.1') {
+  // tlsOptions: null for ws://; for wss:// { cert, key, ca } (PEM): the certificate chain and key
+  // the relay presents to the browser, and the CA it verifies the server against.
+  constructor(targetPort, targetHost = '127.0.0.1', tlsOptions = null) {
     this.targetPort = targetPort;
     this.targetHost = targetHost;
+    this.tls = tlsOptions;
     this.conns = [];
-    this.server = net.createServer((client) => this.accept(client));
+    this.tlsErrors = [];
+    if (tlsOptions) {
+      this.server = tls.createServer({ cert: tlsOptions.cert, key: tlsOptions.key }, (client) => this.accept(client));
+      this.server.on('tlsClientError', (e) => this.tlsErrors.push(`browser->relay TLS: ${e.message}`));
+    } else {
+      this.server = net.createServer((client) => this.accept(client));
+    }
   }
 
   listen() {
@@ -110,11 +126,22 @@ export class Sniffer {
   }
 
   accept(client) {
-    const upstream = net.connect(this.targetPort, this.targetHost);
+    // to an IP address: no SNI; the certificate is checked against the IP SAN
+    const upstream = this.tls
+      ? tls.connect({ host: this.targetHost, port: this.targetPort, ca: this.tls.ca })
+      : net.connect(this.targetPort, this.targetHost);
     client.setNoDelay(true);
     upstream.setNoDelay(true);
-    const c = { c2s: new FrameScanner('c2s'), s2c: new FrameScanner('s2c') };
+    const c = { c2s: new FrameScanner('c2s'), s2c: new FrameScanner('s2c'), tls: null };
     this.conns.push(c);
+    if (this.tls) {
+      upstream.once('secureConnect', () => {
+        c.tls = { protocol: upstream.getProtocol(), cipher: upstream.getCipher().name, authorized: upstream.authorized,
+          browserSide: { protocol: client.getProtocol(), cipher: client.getCipher().name } };
+      });
+      // a failed handshake (after it, errors are the connection's end, handled below)
+      upstream.on('error', (e) => { if (!c.tls) this.tlsErrors.push(`relay->server TLS: ${e.message}`); });
+    }
     client.on('data', (d) => { c.c2s.push(d); if (!upstream.write(d)) { client.pause(); upstream.once('drain', () => client.resume()); } });
     upstream.on('data', (d) => { c.s2c.push(d); if (!client.write(d)) { upstream.pause(); client.once('drain', () => upstream.resume()); } });
     client.on('end', () => upstream.end());
