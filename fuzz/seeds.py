@@ -558,6 +558,95 @@ def util_deflate_seeds():
     write(t, "dfl-level-0", dfl(0, 0, 0, 15, msgs))
 
 
+def net_url_seeds():
+    t = "net_url_parse"
+    urls = {
+        "rfc-6455-1.3": "ws://server.example.com/chat",
+        "no-path": "wss://example.com",
+        "query-no-path": "ws://example.com?room=7",
+        "ipv6-port-query": "wss://[::1]:9443/chat?room=7",
+        "ipv6-embedded-ipv4": "ws://[2001:db8::ffff:192.0.2.1]/",
+        "ipv6-full-upper": "ws://[2001:0DB8:0000:0000:0000:0000:0000:0001]:80/",
+        "ipv4-autobahn": "ws://127.0.0.1:9001/runCase?case=1&agent=zerows",
+        "upper-scheme-pct": "WSS://Example.COM:443/a/b%20c;p?q=%2F&x=:@/?",
+        "empty-port": "ws://h:/",
+        "max-port": "ws://h:65535",
+        "lenient-path": "ws://h/{a}|b^c?x=\"y\"",
+        "userinfo": "ws://user:pw@h/",
+        "fragment": "ws://h/#frag",
+        "port-too-big": "ws://h:65536/",
+        "port-six-digits": "ws://h:000080/",
+        "http-scheme": "http://example.com/",
+        "zone-id": "ws://[fe80::1%25eth0]/",
+        "ipvfuture": "ws://[v1.x]/",
+        "space-in-host": "ws://exa mple.com/",
+        "sub-delim-in-host": "ws://a!b/",
+        "leading-zero-ipv4": "ws://01.2.3.4/",
+        "proxy-credentials": "http://alice:s%40cret@127.0.0.1:3128",
+        "proxy-socks5h-ipv6": "socks5h://u:p%3Aq@[::1]",
+        "proxy-socks5-slash": "socks5://proxy.example:1080/",
+        # url NUL no_proxy
+        "no-proxy-suffix": "wss://api.example.com/\0localhost,127.0.0.1,.example.com",
+        "no-proxy-ipv6": "ws://[::1]:9001/\0[::1]:80 *.internal",
+        "no-proxy-ipv4-port": "ws://10.0.0.5/\010.0.0.5:8080,example.org",
+        "no-proxy-miss": "ws://badexample.com/\0example.com:443",
+    }
+    for name, u in urls.items():
+        write(t, name, u.encode())
+
+
+def net_proxy_seeds():
+    t = "net_proxy_reply"
+
+    # flags (bits 0-1 target: name, IPv4, IPv6, 255-byte name; bit 2 CONNECT credentials; bit 3
+    # long SOCKS5 credentials), port (LE), write size, n, read sizes
+    def knobs(flags=0, port=443, write=0, sizes=b""):
+        return struct.pack("<BHBB", flags, port, write, len(sizes)) + sizes
+
+    odd = bytes([1, 3, 7, 2, 11])
+    http = {
+        "http-200": crlf("HTTP/1.1 200 Connection established"),
+        "http-10-200-agent": crlf("HTTP/1.0 200 Connection established", "Proxy-agent: Apache/2.4.62"),
+        "http-407": crlf("HTTP/1.1 407 Proxy Authentication Required", 'Proxy-Authenticate: Basic realm="proxy"',
+                         "Content-Length: 0"),
+        "http-500": crlf("HTTP/1.1 500 Internal Server Error", "Content-Type: text/plain", "Content-Length: 5") + b"error",
+        "http-403": crlf("HTTP/1.1 403 Forbidden", "Server: squid/6.10", "Content-Length: 0"),
+        "http-200-tunnel-data": crlf("HTTP/1.1 200 OK") + b"\x16\x03\x03\x00\x02",
+        "http-lf-only": b"HTTP/1.1 204 No Content\nVia: 1.1 p\n\n",
+        "http-2": crlf("HTTP/2 200"),
+    }
+    for name, r in http.items():
+        write(t, name, knobs() + r)
+    write(t, "http-200-headers-odd", knobs(flags=1 | 4, write=5, sizes=odd)
+          + crlf("HTTP/1.1 200 OK", "Via: 1.1 squid", "Proxy-Agent: x"))
+    write(t, "http-407-ipv6-bytewise", knobs(flags=2 | 4, port=9001, sizes=b"\x01")
+          + crlf("HTTP/1.1 407 Proxy Authentication Required"))
+    big = ["X-Filler-%d: %s" % (i, "a" * 2750) for i in range(3)]
+    write(t, "http-head-over-8k", knobs(flags=3) + crlf("HTTP/1.1 200 OK", *big))
+
+    v4 = bytes([5, 0, 0, 1, 127, 0, 0, 1, 0x1F, 0x90])
+    name = bytes([5, 0, 0, 3, 11]) + b"proxy.local" + bytes([0x04, 0x38])
+    v6 = bytes([5, 0, 0, 4]) + bytes(15) + bytes([1, 0, 80])
+    socks = {
+        "socks5-noauth-v4": b"\x05\x00" + v4,
+        "socks5-noauth-name": b"\x05\x00" + name,
+        "socks5-noauth-v6": b"\x05\x00" + v6,
+        "socks5-noauth-empty-name": b"\x05\x00" + bytes([5, 0, 0, 3, 0, 0, 80]),
+        "socks5-auth-ok-v4": b"\x05\x02\x01\x00" + v4,
+        "socks5-auth-failed": b"\x05\x02\x01\x01",
+        "socks5-no-acceptable": b"\x05\xff",
+        "socks5-refused-5": b"\x05\x00" + bytes([5, 5, 0, 1, 0, 0, 0, 0, 0, 0]),
+        "socks5-bad-atyp": b"\x05\x00" + bytes([5, 0, 0, 9, 0, 0, 0]),
+        "socks5-tunnel-data": b"\x05\x00" + v4 + b"\x16\x03\x03",
+        "socks4-reply": bytes([0, 0x5A, 0, 80, 127, 0, 0, 1]),
+    }
+    for n, r in socks.items():
+        write(t, n, knobs(flags=1) + r)
+    write(t, "socks5-name-bytewise-write-1", knobs(flags=0, write=1, sizes=b"\x01") + b"\x05\x00" + name)
+    write(t, "socks5-long-auth-v6-odd", knobs(flags=2 | 8, write=7, sizes=odd) + b"\x05\x02\x01\x00" + v6)
+    write(t, "socks5-long-name-auth-name", knobs(flags=3, sizes=b"\x03") + b"\x05\x02\x01\x00" + name)
+
+
 if __name__ == "__main__":
     header_decode()
     decoder_split()
@@ -571,3 +660,5 @@ if __name__ == "__main__":
     util_reader_seeds()
     util_helpers_seeds()
     util_deflate_seeds()
+    net_url_seeds()
+    net_proxy_seeds()

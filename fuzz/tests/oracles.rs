@@ -8,6 +8,10 @@ mod naive_accept;
 mod naive_frame;
 #[path = "../fuzz_targets/shared/naive_inflate.rs"]
 mod naive_inflate;
+#[path = "../fuzz_targets/shared/naive_proxy.rs"]
+mod naive_proxy;
+#[path = "../fuzz_targets/shared/naive_url.rs"]
+mod naive_url;
 
 use naive_frame::{Ev, Head, Proved, Rules};
 use naive_inflate::{Fault, Inflater, fits_window};
@@ -611,4 +615,357 @@ fn accept_key() {
             &zerows_upgrade::AcceptKey::from_key(key).as_bytes()[..]
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// URLs, proxy URLs, NO_PROXY (net_url_parse)
+
+use naive_url::{NHost, Why};
+use zerows_net::proxy::Proxy;
+use zerows_net::url::{Host, UrlError, WsUrl};
+
+fn nhost(h: Host<'_>) -> NHost {
+    match h {
+        Host::Name(n) => NHost::Name(n.to_owned()),
+        Host::Ip(std::net::IpAddr::V4(a)) => NHost::V4(a.octets()),
+        Host::Ip(std::net::IpAddr::V6(a)) => NHost::V6(a.segments()),
+    }
+}
+
+/// RFC 4291 §2.2's text forms (and a few that are not addresses): the oracle's IPv6 parser
+/// agrees with `std` (what zerows-net uses) on each.
+#[test]
+fn ipv6_text_forms() {
+    let good = [
+        "ABCD:EF01:2345:6789:ABCD:EF01:2345:6789",
+        "2001:DB8:0:0:8:800:200C:417A",
+        "2001:DB8::8:800:200C:417A",
+        "FF01::101",
+        "::1",
+        "::",
+        "0:0:0:0:0:0:13.1.68.3",
+        "::13.1.68.3",
+        "::FFFF:129.144.52.38",
+        "1::",
+        "1:2:3:4:5:6:7::",
+        "::2:3:4:5:6:7:8",
+    ];
+    for s in good {
+        let std: std::net::Ipv6Addr = s.parse().unwrap();
+        assert_eq!(naive_url::ipv6(s), Some(std.segments()), "{s}");
+    }
+    let bad = [
+        "1:2:3:4:5:6:7:8:9",
+        "1::2::3",
+        "12345::",
+        "1:2:3:4:5:6:7::8",
+        ":1::",
+        "1:::2",
+        "::1.2.3",
+        "::01.2.3.4",
+        "1.2.3.4::",
+        "::g",
+        "",
+        "fe80::1%eth0",
+    ];
+    for s in bad {
+        assert_eq!(naive_url::ipv6(s), None, "{s}");
+        assert!(s.parse::<std::net::Ipv6Addr>().is_err(), "{s}");
+    }
+    assert_eq!(naive_url::ipv4("192.0.2.1"), Some([192, 0, 2, 1]));
+    for s in ["01.2.3.4", "256.0.0.1", "1.2.3", "1.2.3.4.", "0x7f.0.0.1"] {
+        assert_eq!(naive_url::ipv4(s), None, "{s}");
+        assert!(s.parse::<std::net::Ipv4Addr>().is_err(), "{s}");
+    }
+}
+
+/// RFC 6455 §3 examples and zerows-net's own: the oracle's parts are zerows', and zerows' error
+/// is among the oracle's reasons.
+#[test]
+fn ws_urls() {
+    let ok = [
+        (
+            "ws://server.example.com/chat",
+            false,
+            "server.example.com",
+            80,
+            "/chat",
+        ),
+        (
+            "wss://[::1]:9443/chat?room=7",
+            true,
+            "[::1]:9443",
+            9443,
+            "/chat?room=7",
+        ),
+        ("WsS://example.com", true, "example.com", 443, "/"),
+        ("ws://h?x=1", false, "h", 80, "/?x=1"),
+        ("ws://h:/", false, "h", 80, "/"),
+        (
+            "ws://127.0.0.1:9001/runCase?case=1&agent=x",
+            false,
+            "127.0.0.1:9001",
+            9001,
+            "/runCase?case=1&agent=x",
+        ),
+        ("ws://h/{x}", false, "h", 80, "/{x}"),
+        // a reg-name, not an IPv4 address (dec-octet has no leading zeros)
+        ("ws://01.2.3.4/", false, "01.2.3.4", 80, "/"),
+    ];
+    for (s, secure, header, port, target) in ok {
+        let u = WsUrl::parse(s).unwrap();
+        let m = naive_url::ws(s).unwrap();
+        assert_eq!(
+            (m.secure, &m.host_header[..], m.port, &m.target[..]),
+            (secure, header, port, target),
+            "{s}"
+        );
+        assert_eq!(m.host, nhost(u.host()), "{s}");
+        assert_eq!(
+            (u.is_secure(), u.host_header(), u.port()),
+            (secure, header, port),
+            "{s}"
+        );
+        assert_eq!(u.request_target(), target, "{s}");
+        assert_eq!(m.strict, !s.contains('{'), "{s}");
+    }
+    let bad = [
+        ("example.com", UrlError::MissingScheme),
+        ("http://example.com", UrlError::UnknownScheme),
+        ("ws:///path", UrlError::MissingHost),
+        ("ws://:80/", UrlError::MissingHost),
+        ("ws://exa mple.com/", UrlError::InvalidHost),
+        ("ws://[::1/", UrlError::InvalidHost),
+        ("ws://[v1.x]/", UrlError::InvalidHost),
+        ("ws://a!b/", UrlError::InvalidHost),
+        ("ws://h:0/", UrlError::InvalidPort),
+        ("ws://h:65536/", UrlError::InvalidPort),
+        ("ws://h:000080/", UrlError::InvalidPort),
+        ("ws://user:pw@h/", UrlError::UserInfo),
+        ("ws://h/#frag", UrlError::Fragment),
+        ("ws://h/a b", UrlError::InvalidCharacter),
+    ];
+    for (s, e) in bad {
+        assert_eq!(WsUrl::parse(s), Err(e), "{s}");
+        let reasons = naive_url::ws(s).unwrap_err();
+        let w = match e {
+            UrlError::MissingScheme => Why::MissingScheme,
+            UrlError::UnknownScheme => Why::UnknownScheme,
+            UrlError::MissingHost => Why::MissingHost,
+            UrlError::InvalidHost => Why::InvalidHost,
+            UrlError::InvalidPort => Why::InvalidPort,
+            UrlError::UserInfo => Why::UserInfo,
+            UrlError::Fragment => Why::Fragment,
+            _ => Why::InvalidCharacter,
+        };
+        assert!(reasons.contains(&w), "{s}: {reasons:?}");
+    }
+    // two reasons: the host (zerows reads the port after the last `:`) or the port (RFC 3986)
+    assert_eq!(WsUrl::parse("ws://a:b:80/"), Err(UrlError::InvalidHost));
+    let r = naive_url::ws("ws://a:b:80/").unwrap_err();
+    assert!(r.contains(&Why::InvalidHost) && r.contains(&Why::InvalidPort));
+}
+
+/// Proxy URLs: kind, host, port and decoded credentials, and the regression
+/// `regressions/net_url_parse-pct-plus-sign.bin`: `%+0` is not a percent-encoding (zerows-net
+/// decoded it with `u8::from_str_radix`, which takes a `+` sign).
+#[test]
+fn proxy_urls() {
+    let p = Proxy::parse("http://alice:s%40cret@127.0.0.1:3128").unwrap();
+    let m = naive_url::proxy("http://alice:s%40cret@127.0.0.1:3128").unwrap();
+    assert_eq!(
+        (m.scheme, m.port, m.host),
+        ("http", 3128, NHost::V4([127, 0, 0, 1]))
+    );
+    assert_eq!(p.port(), 3128);
+    assert_eq!(p.credentials(), Some(("alice", "s@cret")));
+    assert_eq!(m.credentials, Some(("alice".into(), "s@cret".into())));
+    let m = naive_url::proxy("socks5h://u:p%3Aq@[::1]").unwrap();
+    assert_eq!((m.scheme, m.port), ("socks5h", 1080));
+    assert_eq!(m.credentials, Some(("u".into(), "p:q".into())));
+    assert_eq!(
+        naive_url::proxy("http://h/path"),
+        Err(vec![Why::InvalidCharacter])
+    );
+    assert_eq!(naive_url::proxy("https://h"), Err(vec![Why::UnknownScheme]));
+    for s in [
+        "http://u:%+0@h",
+        "http://u:%zz@h",
+        "http://u:%4@h",
+        "http://%ff@h",
+    ] {
+        assert_eq!(Proxy::parse(s), Err(UrlError::InvalidCharacter), "{s}");
+        assert_eq!(naive_url::proxy(s), Err(vec![Why::InvalidCharacter]), "{s}");
+    }
+}
+
+fn bypass(list: &str, host: Host<'_>) -> bool {
+    Proxy::from_vars(false, host, |n| match n {
+        "no_proxy" => Some(list.to_owned()),
+        "http_proxy" => Some("p:1".to_owned()),
+        _ => None,
+    })
+    .unwrap()
+    .is_none()
+}
+
+/// NO_PROXY: zerows-net's documented examples, and the regression
+/// `regressions/net_url_parse-no-proxy-trailing-dot.bin`: an entry equal to a host that ends
+/// with `.` did not match it (the host's dot was dropped, the entry's kept).
+#[test]
+fn no_proxy_lists() {
+    let cases: &[(&str, &str, bool)] = &[
+        ("example.com", "example.com", true),
+        ("example.com", "a.example.com", true),
+        (".example.com", "a.example.com", true),
+        ("example.com", "badexample.com", false),
+        ("localhost, 127.0.0.1", "127.0.0.1", true),
+        ("[::1]:80", "::1", true),
+        ("host:8080", "host", true),
+        ("*", "anything", true),
+        ("other.org", "example.com", false),
+        ("h.", "h.", true),
+        ("h.", "h", true),
+        ("h", "h.", true),
+        ("EXAMPLE.com.", "a.example.COM", true),
+    ];
+    for &(list, host, hit) in cases {
+        let h = match host.parse() {
+            Ok(ip) => Host::Ip(ip),
+            Err(_) => Host::Name(host),
+        };
+        assert_eq!(bypass(list, h), hit, "{list:?} {host:?}");
+        assert_eq!(
+            naive_url::no_proxy(list, &nhost(h)),
+            Some(hit),
+            "{list:?} {host:?}"
+        );
+    }
+    // lists the oracle does not judge
+    assert_eq!(naive_url::no_proxy("a:b", &NHost::Name("a".into())), None);
+    assert_eq!(naive_url::no_proxy("[::1", &NHost::Name("a".into())), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// proxy replies (net_proxy_reply)
+
+use naive_proxy::{End, Target};
+use zerows_net::proxy::http::{Reply, parse_reply};
+use zerows_net::proxy::socks5::Socks5;
+use zerows_net::proxy::{Exchange, ProxyError};
+
+/// Runs a SOCKS5 exchange on `reply`, a byte at a time: what it sent, bytes read, the end.
+fn socks5(
+    reply: &[u8],
+    host: Host<'_>,
+    creds: Option<(&str, &str)>,
+) -> (Vec<Vec<u8>>, usize, Result<(), ProxyError>) {
+    let mut s = Socks5::new(host, 1080, creds).unwrap();
+    let (mut sent, mut read) = (Vec::new(), 0);
+    loop {
+        if !s.output().is_empty() {
+            sent.push(s.output().to_vec());
+            let n = s.output().len();
+            s.advance(n);
+        }
+        if s.is_done() {
+            return (sent, read, Ok(()));
+        }
+        let t = s.read_target().unwrap();
+        let n = usize::from(read < reply.len());
+        if n == 1 {
+            t[0] = reply[read];
+        }
+        read += n;
+        if let Err(e) = s.handle_read(n) {
+            return (sent, read, Err(e));
+        }
+    }
+}
+
+/// RFC 1928 §6's reply lengths, and the model against zerows on one reply per ending.
+#[test]
+fn socks5_replies() {
+    assert_eq!(naive_proxy::reply_len(1, 0), Some(10));
+    assert_eq!(naive_proxy::reply_len(4, 0), Some(22));
+    assert_eq!(naive_proxy::reply_len(3, 11), Some(18));
+    assert_eq!(naive_proxy::reply_len(3, 0), Some(7));
+    assert_eq!(naive_proxy::reply_len(2, 0), None);
+    let v4 = [5, 0, 0, 1, 127, 0, 0, 1, 0x1f, 0x90];
+    let cat = |parts: &[&[u8]]| parts.concat();
+    let creds = Some(("alice", "s3cret"));
+    let cases: Vec<(Vec<u8>, Option<(&str, &str)>, End, usize)> = vec![
+        (cat(&[&[5, 0], &v4, b"tunnel"]), None, End::Open, 12),
+        (cat(&[&[5, 2, 1, 0], &v4]), creds, End::Open, 14),
+        (
+            cat(&[&[5, 0], &[5, 0, 0, 3, 2, b'p', b'x', 0, 80]]),
+            None,
+            End::Open,
+            11,
+        ),
+        (
+            cat(&[&[5, 0], &[5, 0, 0, 4], &[0; 18]]),
+            None,
+            End::Open,
+            24,
+        ),
+        (vec![5, 2, 1, 1], creds, End::AuthFailed, 4),
+        (vec![5, 0xff], None, End::AuthRequired, 2),
+        (vec![5, 0xff], creds, End::Malformed, 2),
+        (vec![5, 2], None, End::Malformed, 2),
+        (vec![4, 0], None, End::Malformed, 2),
+        (
+            cat(&[&[5, 0], &[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]]),
+            None,
+            End::Refused(5),
+            7,
+        ),
+        (cat(&[&[5, 0], &[5, 0, 0, 9, 0]]), None, End::Malformed, 7),
+        (cat(&[&[5, 0], &v4[..9]]), None, End::Closed, 11),
+    ];
+    for (reply, creds, end, read) in cases {
+        let c = creds.map(|(u, p): (&str, &str)| (u.as_bytes(), p.as_bytes()));
+        let play = naive_proxy::socks5(&reply, Target::Name(b"example.com"), 1080, c);
+        assert_eq!((play.end, play.read), (end, read), "{reply:?}");
+        let (sent, n, r) = socks5(&reply, Host::Name("example.com"), creds);
+        assert_eq!((sent, n), (play.sent, play.read), "{reply:?}");
+        let same = match (r, end) {
+            (Ok(()), End::Open) => true,
+            (Err(ProxyError::Closed), End::Closed) => true,
+            (Err(ProxyError::AuthenticationRequired), End::AuthRequired) => true,
+            (Err(ProxyError::AuthenticationFailed), End::AuthFailed) => true,
+            (Err(ProxyError::Malformed(_)), End::Malformed) => true,
+            (Err(ProxyError::SocksRefused { code }), End::Refused(c)) => code == c,
+            _ => false,
+        };
+        assert!(same, "{reply:?}: {r:?} vs {end:?}");
+    }
+}
+
+/// The status line reader, and the regression `regressions/net_proxy_reply-http-2-tunnel.bin`:
+/// `parse_reply` took an `HTTP/2.0 200` head for a tunnel although it promises `Malformed` for
+/// anything but HTTP/1.x.
+#[test]
+fn http_replies() {
+    assert_eq!(
+        naive_proxy::status_line(b"HTTP/1.1 200 OK\r\n\r\n"),
+        Some(((1, 1), 200))
+    );
+    assert_eq!(
+        naive_proxy::status_line(b"HTTP/1.0 407 x"),
+        Some(((1, 0), 407))
+    );
+    assert_eq!(naive_proxy::status_line(b"HTTP/1.1 20"), None);
+    assert_eq!(naive_proxy::status_line(b"HTTP/2 200 OK\r\n"), None);
+    assert_eq!(
+        parse_reply(b"HTTP/1.0 200 Connection established\r\n\r\n"),
+        Ok(Reply::Tunnel { head_len: 39 })
+    );
+    let two = b"HTTP/2.0 200 OK\r\n\r\n";
+    assert_eq!(naive_proxy::status_line(two), Some(((2, 0), 200)));
+    assert!(matches!(parse_reply(two), Err(ProxyError::Malformed(_))));
+    assert!(matches!(
+        parse_reply(b"HTTP/0.9 407 x\r\n\r\n"),
+        Err(ProxyError::Malformed(_))
+    ));
 }
