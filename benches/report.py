@@ -50,7 +50,13 @@ ECHO_ORDER = ["raw", "zerows-sync", "zerows-tokio", "tokio-tungstenite", "fastwe
 PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
 ZEROWS = ["zerows-sync", "zerows-tokio"]
 # Raw results a run writes (and --publish copies).
-JSONL = ["echo", "handshake", "memory", "sizes", "alloc", "alloc_handshake", "errors"]
+JSONL = ["echo", "handshake", "memory", "sizes", "alloc", "alloc_handshake", "tls_echo",
+         "tls_handshake", "errors"]
+# The tls phase's results: published alone by `--publish-only tls` (run.py --only tls,report
+# --publish), with tls_meta.json describing that run.
+TLS_JSONL = ["tls_echo", "tls_handshake"]
+TLS_SERVERS = ["zerows-tokio", "zerows-sync", "tokio-tungstenite"]
+TLS_PEER = "tokio-tungstenite"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,6 +70,8 @@ class Results:
         d = Path(src) if src else RES
         self.dir = d
         self.meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").exists() else {}
+        p = d / "tls_meta.json"
+        self.tls_meta = json.loads(p.read_text()) if p.exists() else {}
         for name in JSONL:
             p = d / f"{name}.jsonl"
             recs = []
@@ -95,6 +103,15 @@ class Results:
         for r in self.memory:
             if "error" in r:
                 out.append(f"memory: {r.get('server')}: {r['error']}")
+        for r in self.tls_echo:
+            if "error" in r:
+                out.append(f"tls echo: {r.get('server')} at {r.get('size')} B × {r.get('conns')} "
+                           f"conns × {r.get('inflight')} in flight (run {r.get('rep')}): "
+                           f"{r['error']}")
+        for r in self.tls_handshake:
+            if "error" in r:
+                out.append(f"tls handshake: {r.get('server')} with {r.get('concurrency')} "
+                           f"dialers (run {r.get('rep')}): {r['error']}")
         for name in ["sizes", "alloc", "alloc_handshake"]:
             for r in getattr(self, name):
                 if "error" in r:
@@ -1105,6 +1122,285 @@ def block_tables(R):
     return "\n".join(out).rstrip("\n")
 
 
+
+# ---------------------------------------------------------------------------------------------
+# TLS (the tls phase): zerows over zerows_net::ServerTls against tokio-tungstenite on tokio-rustls
+# with the same rustls ServerConfig
+
+class Tls:
+    """The tls phase's runs: echo cells (size, conns, in flight) and handshake concurrencies, by
+    server, with each run's round (`rep`) so ratios can be taken within a round."""
+
+    def __init__(self, R):
+        self.meta = R.tls_meta
+        self.echo = defaultdict(lambda: defaultdict(list))
+        self.hs = defaultdict(lambda: defaultdict(list))
+        self.errors = []
+        for r in R.tls_echo:
+            if "error" in r:
+                self.errors.append(r)
+            else:
+                self.echo[(r["size"], r["conns"], r["inflight"])][r["server"]].append(r)
+        for r in R.tls_handshake:
+            if "error" in r:
+                self.errors.append(r)
+            else:
+                self.hs[r["concurrency"]][r["server"]].append(r)
+        self.keys = sorted(self.echo)
+        self.conc = sorted(self.hs)
+        present = {s for c in list(self.echo.values()) + list(self.hs.values()) for s in c}
+        self.servers = [s for s in TLS_SERVERS if s in present]
+
+    @staticmethod
+    def vals(runs, metric):
+        return [r[metric] for r in runs if r.get(metric) is not None]
+
+    def runs(self, table, key, server, metric):
+        return self.vals(table.get(key, {}).get(server, []), metric)
+
+    def ratio(self, table, key, server, metric, peer=TLS_PEER):
+        """(ratio of the medians, [ratio within each round]) of server ÷ peer, or (None, [])."""
+        a, b = self.runs(table, key, server, metric), self.runs(table, key, peer, metric)
+        if not a or not b or not med(b):
+            return None, []
+        by_rep = {r["rep"]: r[metric] for r in table[key][peer] if r.get(metric)}
+        rounds = [r[metric] / by_rep[r["rep"]] for r in table[key][server]
+                  if r.get(metric) is not None and by_rep.get(r["rep"])]
+        return med(a) / med(b), rounds
+
+    def reps(self):
+        return max((len(v) for t in (self.echo, self.hs) for c in t.values()
+                    for v in c.values()), default=0)
+
+
+def fmt_ratio_spread(r, rounds):
+    """`1.23× (1.10–1.31)`: the ratio of the medians, and the lowest and highest ratio within one
+    round (only with several rounds)."""
+    if r is None:
+        return "—"
+    if len(rounds) > 1:
+        return f"{r:.2f}× ({min(rounds):.2f}–{max(rounds):.2f})"
+    return f"{r:.2f}×"
+
+
+def tls_tables(T):
+    if not T.keys and not T.conc:
+        return []
+    out = []
+    if T.keys:
+        out += ["#### TLS echo: msg/s and payload MB/s each way", "",
+                f"Median of {T.reps()} interleaved runs, ± the spread (max − min) in % of the "
+                f"median. Ratios: the medians' ratio, then in brackets the lowest and highest "
+                f"ratio within one round (servers measured back to back); above 1: the zerows "
+                f"server is faster.", ""]
+        rows = []
+        for key in T.keys:
+            row = [f"{key[0]:,} B", f"{key[1]} × {key[2]}"]
+            for x in T.servers:
+                xs = T.runs(T.echo, key, x, "msg_per_s")
+                mb = T.runs(T.echo, key, x, "mb_per_s")
+                row.append(f"{fmt_rate(med(xs), '')} ±{spread(xs):.0f}% ({med(mb):,.1f} MB/s)"
+                           if xs else "fail")
+            for z in [x for x in T.servers if x in ZEROWS]:
+                row.append(fmt_ratio_spread(*T.ratio(T.echo, key, z, "msg_per_s")))
+            rows.append(row)
+        zs = [x for x in T.servers if x in ZEROWS]
+        out += [table(["size", "conns × in flight"] + T.servers
+                      + [f"{z} ÷ {TLS_PEER}" for z in zs], rows), ""]
+        out += ["#### TLS echo: server CPU per message (µs) and load generator CPU", "",
+                "Server: utime + stime of the server process over the measured window ÷ echoed "
+                "messages (median); **÷ peer**: zerows' CPU per message ÷ tokio-tungstenite's "
+                "(below 1: zerows uses less). Load generator: its CPU time ÷ the window (median; "
+                "near 100 % the client, not the server, sets the pace).", ""]
+        rows = []
+        for key in T.keys:
+            row = [f"{key[0]:,} B", f"{key[1]} × {key[2]}"]
+            for x in T.servers:
+                xs = T.runs(T.echo, key, x, "server_cpu_us_per_msg")
+                row.append(f"{med(xs):.2f}" if xs else "—")
+            for z in zs:
+                row.append(fmt_ratio_spread(*T.ratio(T.echo, key, z, "server_cpu_us_per_msg")))
+            lg = [v for x in T.servers for v in T.runs(T.echo, key, x, "loadgen_cpu_util")]
+            row.append(f"{med(lg):.0%}" if lg else "—")
+            rows.append(row)
+        out += [table(["size", "conns × in flight"] + T.servers
+                      + [f"{z} ÷ peer" for z in zs] + ["load generator CPU"], rows), ""]
+    if T.conc:
+        out += ["#### TLS handshake rate: cycles/s", "",
+                "A cycle: TCP connect, full TLS handshake (no resumption), WebSocket upgrade, one "
+                "16 B echo, close handshake. K dialers run concurrently in the load generator. "
+                "Median ± spread; ratios as above (cycles/s: above 1 zerows faster; server CPU per "
+                "cycle: below 1 zerows uses less).", ""]
+        rows = []
+        zs = [x for x in T.servers if x in ZEROWS]
+        for k in T.conc:
+            row = [str(k)]
+            for x in T.servers:
+                xs = T.runs(T.hs, k, x, "cycles_per_s")
+                cpu = T.runs(T.hs, k, x, "server_cpu_us_per_cycle")
+                row.append(f"{med(xs):,.0f} ±{spread(xs):.0f}% ({med(cpu):,.0f} µs)"
+                           if xs else "fail")
+            for z in zs:
+                row.append(fmt_ratio_spread(*T.ratio(T.hs, k, z, "cycles_per_s")))
+            for z in zs:
+                row.append(fmt_ratio_spread(*T.ratio(T.hs, k, z, "server_cpu_us_per_cycle")))
+            lg = [v for x in T.servers for v in T.runs(T.hs, k, x, "loadgen_cpu_util")]
+            row.append(f"{med(lg):.0%}" if lg else "—")
+            rows.append(row)
+        out += [table(["K dialers"] + [f"{x} (server CPU per cycle)" for x in T.servers]
+                      + [f"{z} ÷ peer, cycles/s" for z in zs]
+                      + [f"{z} ÷ peer, server CPU" for z in zs] + ["load generator CPU"], rows),
+                ""]
+    tls = sorted({r.get("tls") for t in (T.echo, T.hs) for c in t.values() for v in c.values()
+                  for r in v if r.get("tls")})
+    if tls:
+        out += ["Negotiated (as the load generator saw it): " + "; ".join(f"`{x}`" for x in tls)
+                + ".", ""]
+    if T.errors:
+        out += ["Failed runs:", ""]
+        for r in T.errors:
+            where = (f"{r.get('size')} B × {r.get('conns')} × {r.get('inflight')}"
+                     if "size" in r else f"{r.get('concurrency')} dialers")
+            out.append(f"- {r.get('server')} at {where} (run {r.get('rep')}): {r['error']}")
+        out.append("")
+    return out
+
+
+def tls_section(R):
+    T = Tls(R)
+    body = tls_tables(T)
+    if not body:
+        return []
+    m = T.meta
+    head = ["## TLS (wss://): zerows against tokio-tungstenite on the same rustls", ""]
+    if m:
+        head += [f"Run of {m.get('date_utc')} (`{m.get('command')}`"
+                 f"{'; SMOKE' if m.get('smoke') else ''}), load average "
+                 f"{' '.join(m.get('loadavg_start', []))} at start, "
+                 f"{' '.join(m.get('loadavg_end', []))} at end.", ""]
+    return head + [line.replace("#### ", "### ") for line in body]
+
+
+def tls_goal(inflight):
+    return echo_goal(inflight)
+
+
+def block_tls_run(R):
+    m = R.tls_meta
+    if not m:
+        return "Not measured: no `tls_meta.json` in the results."
+    dirty = " + uncommitted changes" if m.get("git_dirty") else ""
+    smoke = "; **smoke run: tiny durations, the numbers mean nothing**" if m.get("smoke") else ""
+    T = Tls(R)
+    c = m.get("config", {})
+    return (f"Run of {m.get('date_utc')} (`{m.get('command')}`{smoke}; tree `{m.get('git')}`"
+            f"{dirty}) on {m.get('cpu')}, {m.get('cpus')} vCPUs, Linux {m.get('kernel')}, "
+            f"{m.get('rustc')}; load average {' '.join(m.get('loadavg_start', []))} at the start "
+            f"and {' '.join(m.get('loadavg_end', []))} at the end; {m.get('duration_s')} s. "
+            f"{T.reps()} interleaved rounds; each echo run measures {c.get('tls_secs')} s after "
+            f"a {c.get('tls_warmup')} s warm-up, each handshake run {c.get('tls_hs_secs')} s.")
+
+
+def tls_echo_ratios(T, server):
+    """`server`'s msg/s ÷ tokio-tungstenite's by in flight and size, with the targets' verdict,
+    by how much the worst cell misses, and how many single rounds fall below the target."""
+    parts, oks, worst, low, nrounds = [], [], None, 0, 0
+    for k in sorted({key[2] for key in T.keys}, reverse=True):
+        goal = tls_goal(k)
+        per = []
+        for size in sorted({key[0] for key in T.keys}):
+            rs, rounds = [], []
+            for key in T.keys:
+                if key[0] == size and key[2] == k:
+                    r, rr = T.ratio(T.echo, key, server, "msg_per_s")
+                    if r is not None:
+                        rs.append(r)
+                        rounds += rr
+                        oks.append(r >= goal)
+                        if r < goal:
+                            worst = max(worst or 0, 1 - r / goal)
+                        low += sum(x < goal for x in rr)
+                        nrounds += len(rr)
+            if rs:
+                per.append(f"{fmt_size(size)} {rng(rs)}"
+                           + (f" (rounds {rng(rounds)})" if len(rounds) > len(rs) else ""))
+        if per:
+            parts.append(f"with {k} in flight (target ≥ {goal:.1f}×): {listing(per)}")
+    text = "; ".join(parts) + ". "
+    if not oks:
+        return text + "Not measured."
+    text += f"Target {verdict(oks, ' cells')}"
+    if worst:
+        text += f" (by up to {worst * 100:.0f} %)"
+    text += (f"; single rounds below their target: {low} of {nrounds}" if low else
+             f"; no single round below its target ({nrounds} rounds)") + "."
+    return text
+
+
+def block_tls_summary(R):
+    T = Tls(R)
+    if not T.keys and not T.conc:
+        return "Not measured in this run."
+    out = []
+    z = "zerows-tokio"
+    if T.keys:
+        conns = listing(f"{c:,}" for c in sorted({key[1] for key in T.keys}))
+        for x, label in [(z, "**TLS echo, zerows-tokio msg/s ÷ tokio-tungstenite's**"),
+                         ("zerows-sync", "**zerows-sync over TLS** (thread per connection, "
+                          "blocking `ServerTls::accept`), msg/s ÷ tokio-tungstenite's:")]:
+            if x not in T.servers:
+                continue
+            text = tls_echo_ratios(T, x)
+            if x == z:
+                text = (f"{label} (above 1: zerows faster; each range covers {conns} "
+                        f"connections; in brackets the lowest and highest ratio within one "
+                        f"round): {text}")
+            else:
+                text = f"{label} {text}"
+            out.append(f"- {text}")
+        big = [key for key in T.keys if key[0] == 65536]
+        if big:
+            per = []
+            for x in T.servers:
+                mb = [med(v) for key in big if (v := T.runs(T.echo, key, x, "mb_per_s"))]
+                if mb:
+                    per.append(f"{x} {rng(mb, lambda v: f'{v:,.0f}', ' MB/s')}")
+            out.append("- **64 KiB over TLS, payload each way:** " + listing(per) + ".")
+        cpu = []
+        for k in sorted({key[2] for key in T.keys}, reverse=True):
+            rs = [r for key in T.keys if key[2] == k
+                  and (r := T.ratio(T.echo, key, z, "server_cpu_us_per_msg")[0])]
+            if rs:
+                cpu.append(f"{rng(rs)} with {k} in flight")
+        if cpu:
+            out.append("- **Server CPU per echoed message, zerows-tokio ÷ tokio-tungstenite** "
+                       "(below 1: zerows uses less): " + listing(cpu) + ".")
+    if T.conc:
+        per, cpu, absolute = [], [], []
+        for k in T.conc:
+            r, rounds = T.ratio(T.hs, k, z, "cycles_per_s")
+            c, crounds = T.ratio(T.hs, k, z, "server_cpu_us_per_cycle")
+            if r is not None:
+                per.append(f"{fmt_ratio_spread(r, rounds)} with {k} "
+                           f"dialer{'s' if k > 1 else ''}")
+            if c is not None:
+                cpu.append(f"{fmt_ratio_spread(c, crounds)} with {k}")
+            xs = {x: med(T.runs(T.hs, k, x, "cycles_per_s")) for x in T.servers}
+            if all(xs.values()):
+                absolute.append(f"{k}: " + ", ".join(f"{x} {v:,.0f}" for x, v in xs.items()))
+        lg = [f"{med(v):.0%} with {k}" for k in T.conc
+              if (v := [u for x in T.servers for u in T.runs(T.hs, k, x, "loadgen_cpu_util")])]
+        out.append("- **TLS handshake rate** (TCP connect, full TLS handshake, upgrade, one echo, "
+                   "close), **zerows-tokio cycles/s ÷ tokio-tungstenite's:** " + listing(per)
+                   + (f"; server CPU per cycle, zerows-tokio ÷ tokio-tungstenite: {listing(cpu)}"
+                      if cpu else "")
+                   + (f". Cycles/s by concurrent dialers: {'; '.join(absolute)}" if absolute
+                      else "")
+                   + (f". Load generator CPU (median, share of its core): {listing(lg)}"
+                      if lg else "") + ".")
+    return "\n".join(out)
+
+
 BLOCKS = {
     "run": block_run,
     "summary": block_summary,
@@ -1114,6 +1410,9 @@ BLOCKS = {
     "decode-large": block_decode_large,
     "echo-in-process": block_echo_in_process,
     "echo-1kib": block_echo_1kib,
+    "tls-run": block_tls_run,
+    "tls-summary": block_tls_summary,
+    "tls-tables": lambda R: "\n".join(tls_tables(Tls(R))).strip() or "Not measured.",
 }
 BLOCK = re.compile(r"^<!-- BEGIN GENERATED \(benches/report\.py --docs\): ([\w-]+) -->\n"
                    r"(.*?)"
@@ -1179,6 +1478,7 @@ def report_md(R):
     out += handshake_section(R.handshake)
     out += memory_section(R.memory, R.sizes)
     out += alloc_section(R.alloc)
+    out += tls_section(R)
     return "\n".join(out) + "\n"
 
 
@@ -1194,6 +1494,10 @@ def main():
                     "the target's zerows-bench-results/, or nowhere with --from)")
     ap.add_argument("--publish", metavar="DIR",
                     help="copy report.md, echo.svg, the raw results and criterion.json here")
+    ap.add_argument("--publish-only", choices=["tls"],
+                    help="with --publish: copy only the results of this phase (tls: "
+                         "tls_*.jsonl and tls_meta.json) and regenerate the published report.md "
+                         "and echo.svg from the published data; the rest stays as published")
     ap.add_argument("--plot-conns", type=int, default=100)
     ap.add_argument("--docs", metavar="FILE", help="rewrite the generated blocks of this "
                     "markdown file (docs/benchmarks.md) from the data")
@@ -1203,6 +1507,8 @@ def main():
     args = ap.parse_args()
     if args.check and not args.docs:
         ap.error("--check needs --docs")
+    if args.publish_only and not args.publish:
+        ap.error("--publish-only needs --publish")
 
     R = Results(args.src)
     md = report_md(R)
@@ -1224,6 +1530,8 @@ def main():
         for f in failures:
             print(f"  - {f}", file=sys.stderr)
     if args.publish:
+        if args.publish_only:  # only the failures of what is published (and of the build)
+            failures = [f for f in failures if f.startswith((args.publish_only, "build"))]
         if failures:
             print("report.py: not publishing a run with failures", file=sys.stderr)
             return 1
@@ -1231,16 +1539,28 @@ def main():
             ap.error("--publish needs the report written (drop --from or give --out)")
         dst = Path(args.publish)
         dst.mkdir(parents=True, exist_ok=True)
-        files = [out / "report.md", out / "echo.svg", R.dir / "meta.json"]
-        files += [R.dir / f"{n}.jsonl" for n in JSONL]
+        if args.publish_only == "tls":
+            files = [R.dir / f"{n}.jsonl" for n in TLS_JSONL] + [R.dir / "tls_meta.json"]
+        else:
+            files = [out / "report.md", out / "echo.svg", R.dir / "meta.json",
+                     R.dir / "tls_meta.json"]
+            files += [R.dir / f"{n}.jsonl" for n in JSONL]
         for f in files:
             if f.exists():
                 shutil.copy(f, dst / f.name)
             elif (dst / f.name).exists():
                 (dst / f.name).unlink()  # from an earlier run
-        # criterion's medians, flattened, so the published numbers can be recomputed
-        with open(dst / "criterion.json", "w") as f:
-            json.dump(R.crit, f, indent=0, sort_keys=True)
+        if args.publish_only:
+            # the published report and plot, from the published data with the new part
+            P = Results(dst)
+            (dst / "report.md").write_text(report_md(P))
+            svg = echo_svg(P.echo, args.plot_conns)
+            if svg:
+                (dst / "echo.svg").write_text(svg)
+        else:
+            # criterion's medians, flattened, so the published numbers can be recomputed
+            with open(dst / "criterion.json", "w") as f:
+                json.dump(R.crit, f, indent=0, sort_keys=True)
         R = Results(dst)  # the docs from the published copy, so they can be regenerated from it
     if args.docs:
         path = Path(args.docs)

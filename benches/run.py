@@ -8,16 +8,24 @@ Phases, in order (``--only`` picks some):
   handshake  connect -> upgrade -> close cycles per second
   memory     RSS per idle connection at 10,000 connections, after the handshake and after a
              64 KiB echo
+  tls        wss:// over loopback: zerows-tokio and zerows-sync (zerows_net::ServerTls) against
+             tokio-tungstenite over tokio-rustls with the same rustls ServerConfig; an echo matrix
+             (sizes x connections x in flight) and full-handshake cycles/s (TCP + TLS + upgrade,
+             one echo, close) with K concurrent dialers; the certificate is made for the run in a
+             temporary directory (`echo_server --gen-cert`) and deleted after it
   report     benches/report.py: markdown tables with computed ratios and an SVG plot
 
 Servers run pinned to CPU 0 and the load generator to CPU 1 (taskset), loopback only.
-Results go to $CARGO_TARGET_DIR/zerows-bench-results/*.jsonl (default target/).
+Results go to $CARGO_TARGET_DIR/zerows-bench-results/*.jsonl (default target/). meta.json
+describes the run, unless it ran only the tls phase (and report); tls_meta.json describes the run
+of the tls phase (its section of docs/benchmarks.md can be published on its own:
+`--only tls,report --publish` publishes only the tls results).
 
 Any failure (a build, criterion, a non-zero exit of a server, load generator or alloc_count, a
 timeout, an echo mismatch, a server that dies, an exception) is recorded, in the phase's own
-records where it has one (echo, handshake, memory) and otherwise in errors.jsonl; the run goes on
-with the next measurement, then prints every failure and exits 1. report.py exits 1 too when the
-results it reads hold a failure.
+records where it has one (echo, handshake, memory, tls) and otherwise in errors.jsonl; the run
+goes on with the next measurement, then prints every failure and exits 1. report.py exits 1 too
+when the results it reads hold a failure.
 
 Environment:
   ZEROWS_BENCH_BIN      directory of echo_server, loadgen, alloc_count (default: the
@@ -52,7 +60,7 @@ OUT = TARGET / "zerows-bench-results"
 SLACK = float(os.environ.get("ZEROWS_BENCH_TIMEOUT") or 120)
 PAUSE = float(os.environ.get("ZEROWS_BENCH_PAUSE") or 1)
 
-PHASES = ["criterion", "alloc", "echo", "handshake", "memory", "report"]
+PHASES = ["criterion", "alloc", "echo", "handshake", "memory", "tls", "report"]
 ECHO_SERVERS = ["raw", "zerows-sync", "zerows-tokio", "tokio-tungstenite", "fastwebsockets",
                 "tokio-websockets"]
 MEMORY_SERVERS = ["bare", "zerows-tokio", "zerows-tokio-boxaccept", "zerows-tokio-nopool",
@@ -60,16 +68,24 @@ MEMORY_SERVERS = ["bare", "zerows-tokio", "zerows-tokio-boxaccept", "zerows-toki
                   "tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
 HANDSHAKE_SERVERS = ["raw", "zerows-sync", "zerows-tokio", "tokio-tungstenite",
                      "fastwebsockets", "tokio-websockets"]
+# Over TLS: the zerows servers and tokio-tungstenite on tokio-rustls (the same ServerConfig).
+TLS_SERVERS = ["zerows-tokio", "tokio-tungstenite", "zerows-sync"]
+# What the tls phase writes (cleared before it runs, published by `--only tls,report --publish`).
+TLS_FILES = ["tls_echo.jsonl", "tls_handshake.jsonl", "tls_meta.json"]
 
 FULL = dict(
     sizes=[16, 1024, 65536], conns=[10, 100, 1000], inflight=[1, 16], reps=3,
     secs=1.5, warmup=0.4, hs_secs=1.0, hs_reps=3, mem_conns=10000, alloc_n=100000,
+    tls_sizes=[16, 1024, 65536], tls_conns=[10, 100], tls_inflight=[1, 16], tls_reps=3,
+    tls_secs=1.5, tls_warmup=0.4, tls_hs_conc=[1, 16], tls_hs_secs=1.5,
     criterion=["--warm-up-time", "0.5", "--measurement-time", "1.5", "--nresamples", "10000",
                "--noplot"],
 )
 SMOKE = dict(
     sizes=[16, 65536], conns=[10], inflight=[1, 16], reps=1,
     secs=0.2, warmup=0.1, hs_secs=0.2, hs_reps=1, mem_conns=200, alloc_n=2000,
+    tls_sizes=[16, 1024, 65536], tls_conns=[10], tls_inflight=[1, 16], tls_reps=1,
+    tls_secs=0.2, tls_warmup=0.1, tls_hs_conc=[1, 4], tls_hs_secs=0.2,
     criterion=["--warm-up-time", "0.01", "--measurement-time", "0.02", "--sample-size", "10",
                "--nresamples", "1000", "--noplot"],
 )
@@ -140,9 +156,12 @@ class Lines:
 class Server:
     """An echo_server process pinned to CPU 0; `addr` once it listens."""
 
-    def __init__(self, name):
+    def __init__(self, name, tls=None):
+        """`tls`: (certificate chain PEM, key PEM) paths to serve wss:// with."""
         self.name = name
         stack, extra = name, []
+        if tls:
+            extra = ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
         if name == "zerows-tokio-nopool":
             stack, extra = "zerows-tokio", ["--no-pool"]
         elif name == "zerows-tokio-boxaccept":
@@ -238,10 +257,10 @@ def phase_alloc(cfg):
         fail("alloc", "alloc_count output", "no records")
 
 
-def start(phase, name):
+def start(phase, name, tls=None):
     """Starts a server; None (and a recorded failure) if it does not start."""
     try:
-        return Server(name)
+        return Server(name, tls)
     except (RuntimeError, OSError) as e:
         fail(phase, f"start {name}", e)
         return None
@@ -332,6 +351,87 @@ def phase_handshake(cfg):
                 pause(0.2)
     finally:
         stop_all("handshake", servers)
+
+
+def measure(phase, results, servers, name, base, args, metric, timeout, tls=None):
+    """One load generator run against servers[name], recorded in `results`.jsonl with `base`; a
+    server found dead is recorded as this run's failure and restarted for the next one."""
+    srv = servers[name]
+    if srv is None:
+        return  # did not start; recorded once
+    what = f"{name} " + " ".join(f"{k}={v}" for k, v in base.items() if k not in ("server", "rep"))
+    why = srv.died()
+    if why:
+        append(results, dict(base, error=f"{why} before this run"))
+        fail(phase, what, why, record=False)
+        srv.stop()
+        srv = servers[name] = start(phase, name, tls)
+        if srv is None:
+            return
+    rec = loadgen(args + ["--addr", srv.addr, "--server-pid", str(srv.pid)], timeout=timeout)
+    if "error" not in rec:
+        err = positive(rec, metric)
+        if err:
+            rec["error"] = err
+    if "error" not in rec:
+        why = srv.died()  # it answered, then died (the load generator may not notice)
+        if why:
+            rec["error"] = why
+    rec.update(base)
+    if "error" in rec:
+        fail(phase, what, rec["error"], record=False)
+    append(results, rec)
+
+
+def phase_tls(cfg):
+    with tempfile.TemporaryDirectory(prefix="zerows-bench-tls-") as d:
+        # A throwaway CA and server certificate for this run only (never in the tree).
+        cmd = [str(BIN / "echo_server"), "--gen-cert", d]
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=SLACK)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            fail("tls", "echo_server --gen-cert", e)
+            return
+        if p.returncode != 0:
+            fail("tls", "echo_server --gen-cert",
+                 f"exit code {p.returncode}: {tail(p.stderr or p.stdout)}")
+            return
+        d = Path(d)
+        tls = (d / "cert.pem", d / "key.pem")
+        ca = ["--ca", str(d / "ca.pem")]
+        servers = {}
+        try:
+            for name in TLS_SERVERS:
+                servers[name] = start("tls", name, tls)
+            cells = [(s, c, k) for s in cfg["tls_sizes"] for c in cfg["tls_conns"]
+                     for k in cfg["tls_inflight"]]
+            # Interleaved: every cell and server once per round (A B C, next cell, … then the
+            # next round), so run-to-run drift spreads over every server alike.
+            for rep in range(cfg["tls_reps"]):
+                for i, (size, conns, inflight) in enumerate(cells):
+                    log(f"tls echo round {rep + 1}/{cfg['tls_reps']}, cell {i + 1}/{len(cells)}: "
+                        f"{size} B x {conns} conns x {inflight} in flight")
+                    for name in TLS_SERVERS:
+                        base = dict(server=name, rep=rep, size=size, conns=conns,
+                                    inflight=inflight)
+                        args = ["tls-echo", "--conns", str(conns), "--inflight", str(inflight),
+                                "--size", str(size), "--secs", str(cfg["tls_secs"]),
+                                "--warmup", str(cfg["tls_warmup"])] + ca
+                        measure("tls", "tls_echo", servers, name, base, args, "msg_per_s",
+                                cfg["tls_secs"] + cfg["tls_warmup"] + SLACK, tls)
+                        pause(0.2)
+                for k in cfg["tls_hs_conc"]:
+                    log(f"tls handshake round {rep + 1}/{cfg['tls_reps']}: {k} concurrent dialers")
+                    for name in TLS_SERVERS:
+                        base = dict(server=name, rep=rep, concurrency=k)
+                        args = ["tls-handshake", "--concurrency", str(k), "--secs",
+                                str(cfg["tls_hs_secs"]), "--warmup", str(cfg["tls_warmup"])] + ca
+                        measure("tls", "tls_handshake", servers, name, base, args,
+                                "cycles_per_s", cfg["tls_hs_secs"] + cfg["tls_warmup"] + SLACK,
+                                tls)
+                        pause(0.5)  # closed connections in TIME_WAIT
+        finally:
+            stop_all("tls", servers)
 
 
 def phase_memory(cfg):
@@ -442,7 +542,10 @@ def clear(phases):
     """Removes the results of the phases about to run, and their entries in errors.jsonl (with
     those of the build and of any earlier run of these phases)."""
     for p in phases:
-        for f in [OUT / f"{p}.jsonl", OUT / f"{p}_handshake.jsonl"]:
+        files = [OUT / f"{p}.jsonl", OUT / f"{p}_handshake.jsonl"]
+        if p == "tls":
+            files = [OUT / f for f in TLS_FILES]
+        for f in files:
             if f.exists():
                 f.unlink()
     if "memory" in phases and (OUT / "sizes.jsonl").exists():
@@ -503,14 +606,23 @@ def main():
             fail(p, "phase", f"{type(e).__name__}: {e}")
     m["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     m["duration_s"] = round(time.time() - t0, 1)
-    if phases != ["report"]:
+    measured = [p for p in phases if p != "report"]
+    tls_only = measured == ["tls"]
+    if measured and not tls_only:
         with open(OUT / "meta.json", "w") as f:
             json.dump(m, f, indent=1)
+    if "tls" in measured:
+        m["command"] = ("bash benches/run.sh" + (" --smoke" if args.smoke else "")
+                        + (" --only " + args.only if tls_only else ""))
+        with open(OUT / "tls_meta.json", "w") as f:
+            json.dump(dict(m, phases=measured), f, indent=1)
     if "report" in phases:
         extra = []
         if args.publish:
             extra = ["--publish", str(ROOT / "benches" / "results"),
                      "--docs", str(ROOT / "docs" / "benchmarks.md")]
+            if tls_only:
+                extra += ["--publish-only", "tls"]
         code = subprocess.run([sys.executable, str(ROOT / "benches" / "report.py")]
                               + extra).returncode
         if code != 0:  # 1 when the results hold failures (listed above) or it failed itself

@@ -53,6 +53,16 @@ FAKE = textwrap.dedent("""\
         sys.exit(0)
 
     if name == "echo_server":
+        if "--gen-cert" in args:
+            if "gen-cert" in fail:
+                sys.exit("echo_server --gen-cert: failed")
+            d = args[args.index("--gen-cert") + 1]
+            for f in ("ca.pem", "cert.pem", "key.pem"):
+                open(os.path.join(d, f), "w").write("fake")
+            sys.exit(0)
+        if "--tls-cert" in args and "tls-server-dies" in fail:
+            print("listening 127.0.0.1:9", flush=True)
+            sys.exit(4)
         if "--sizes" in args:
             if "sizes" in fail:
                 sys.exit("echo_server --sizes: failed")
@@ -81,6 +91,16 @@ FAKE = textwrap.dedent("""\
                  "server_cpu_us_per_msg": 1.0, "loadgen_cpu_util": 0.5})
         elif mode == "handshake":
             out({"mode": "handshake", "cycles": 10, "secs": 0.2, "cycles_per_s": rate})
+        elif mode == "tls-echo":
+            if not os.path.exists(args[args.index("--ca") + 1]):
+                sys.exit("loadgen tls-echo: no CA file")
+            out({"mode": "tls_echo", "msgs": 100, "msg_per_s": rate, "mb_per_s": rate / 1e4,
+                 "server_cpu_s": 0.1, "server_cpu_us_per_msg": 1.0, "loadgen_cpu_util": 0.5,
+                 "tls": "TLSv1_3 fake"})
+        elif mode == "tls-handshake":
+            out({"mode": "tls_handshake", "cycles": 10, "secs": 0.2, "cycles_per_s": rate,
+                 "server_cpu_us_per_cycle": 100.0, "loadgen_cpu_util": 0.9,
+                 "tls": "TLSv1_3 fake"})
         elif mode == "idle":
             print("READY handshake", flush=True)
             sys.stdin.readline()
@@ -134,13 +154,15 @@ class Harness(unittest.TestCase):
             self.assertIn(w, summary)
 
     def test_a_run_where_everything_succeeds_exits_0(self):
-        p = self.run_py("criterion,alloc,echo,handshake,memory,report")
+        p = self.run_py("criterion,alloc,echo,handshake,memory,tls,report")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("no failures", p.stderr)
         report = (self.out / "report.md").read_text()
         self.assertNotIn("FAILED", report)
         self.assertIn("## Loopback echo", report)
         self.assertIn("## Memory per idle connection", report)
+        self.assertIn("## TLS", report)
+        self.assertIn("TLS handshake rate", report)
         self.assertEqual(self.report_py().returncode, 0)
 
     def test_each_phase_fails_the_run_when_its_program_fails(self):
@@ -150,6 +172,7 @@ class Harness(unittest.TestCase):
             ("echo", "loadgen", ["echo", "echo mismatch"]),
             ("handshake", "loadgen", ["handshake", "echo mismatch"]),
             ("memory", "loadgen", ["memory", "READY handshake"]),
+            ("tls", "loadgen", ["tls", "echo mismatch"]),
         ]:
             with self.subTest(phase=phase):
                 self.assert_failed(self.run_py(phase, fail), *words)
@@ -162,9 +185,10 @@ class Harness(unittest.TestCase):
                 self.assert_failed(self.run_py("report"), "benches/report.py")
 
     def test_a_failure_in_one_phase_fails_a_run_of_every_phase(self):
-        p = self.run_py("criterion,alloc,echo,handshake,memory,report", "loadgen")
-        self.assert_failed(p, "echo mismatch", "echo:", "handshake:", "memory:")
+        p = self.run_py("criterion,alloc,echo,handshake,memory,tls,report", "loadgen")
+        self.assert_failed(p, "echo mismatch", "echo:", "handshake:", "memory:", "tls:")
         self.assertIn("phase memory", p.stderr)  # went on after the echo failures
+        self.assertIn("phase tls", p.stderr)
 
     def test_every_kind_of_echo_failure_is_a_failure(self):
         for fail, words, timeout in [
@@ -177,6 +201,57 @@ class Harness(unittest.TestCase):
             with self.subTest(fail=fail):
                 self.assert_failed(self.run_py("echo", fail, timeout), *words)
                 self.assertEqual(self.report_py().returncode, 1)
+
+    def test_every_kind_of_tls_failure_is_a_failure(self):
+        for fail, words, timeout in [
+            ("gen-cert", ["tls", "echo_server --gen-cert"], None),
+            ("tls-server-dies", ["tls", "exited with code 4"], None),
+            ("server-nostart", ["tls", "did not start"], None),
+            ("loadgen-garbage", ["tls", "printed no result"], None),
+            ("loadgen-zero", ["tls", "msg_per_s = 0.0", "cycles_per_s = 0.0"], None),
+            ("loadgen-hang", ["tls", "timed out"], 0.5),
+        ]:
+            with self.subTest(fail=fail):
+                self.assert_failed(self.run_py("tls", fail, timeout), *words)
+                r = self.report_py()
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("FAILED", (self.out / "report.md").read_text())
+
+    def test_a_tls_server_that_dies_fails_every_run_after_it(self):
+        p = self.run_py("tls", "tls-server-dies")
+        self.assert_failed(p, "zerows-tokio", "tokio-tungstenite", "zerows-sync")
+        recs = [json.loads(x) for x in (self.out / "tls_echo.jsonl").read_text().splitlines()]
+        self.assertTrue(recs and all("error" in r for r in recs), recs)
+        recs = [json.loads(x) for x in
+                (self.out / "tls_handshake.jsonl").read_text().splitlines()]
+        self.assertTrue(recs and all("error" in r for r in recs), recs)
+
+    def test_tls_alone_is_published_alone(self):
+        # a tls run, published into a copy of the published results: only the tls files change,
+        # report.md is regenerated from the copy, the docs follow
+        p = self.run_py("tls,report")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        meta = json.loads((self.out / "tls_meta.json").read_text())
+        self.assertIn("--only tls,report", meta["command"])
+        self.assertFalse((self.out / "meta.json").exists())  # a tls-only run leaves it alone
+        pub = self.tmp / "published"
+        shutil.copytree(RESULTS, pub)
+        before = {f.name: f.read_bytes() for f in pub.iterdir()}
+        docs = self.tmp / "benchmarks.md"
+        shutil.copy(DOCS, docs)
+        r = self.report_py("--publish", str(pub), "--publish-only", "tls", "--docs", str(docs))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        changed = {f.name for f in pub.iterdir() if before.get(f.name) != f.read_bytes()}
+        self.assertEqual(changed - {"report.md"},
+                         {"tls_echo.jsonl", "tls_handshake.jsonl", "tls_meta.json"})
+        self.assertIn("## TLS", (pub / "report.md").read_text())
+        r = self.report_py("--from", str(pub), "--docs", str(docs), "--check")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with tempfile.TemporaryDirectory() as out:
+            self.assertEqual(self.report_py("--from", str(pub), "--out", out).returncode, 0)
+            self.assertEqual((Path(out) / "report.md").read_text(),
+                             (pub / "report.md").read_text())
+        self.assertIn("TLS echo, zerows-tokio msg/s", docs.read_text())
 
     def test_memory_phase_failures(self):
         for fail, words, timeout in [("sizes", ["echo_server --sizes"], None),
@@ -195,6 +270,10 @@ class Harness(unittest.TestCase):
             ("echo", {"server": "zerows-tokio", "rep": 0, "size": 16, "conns": 10,
                       "inflight": 1, "error": "loadgen exit code 1: echo mismatch"}),
             ("handshake", {"server": "raw", "rep": 0, "error": "loadgen timed out after 60 s"}),
+            ("tls_echo", {"server": "zerows-tokio", "rep": 0, "size": 16, "conns": 10,
+                          "inflight": 1, "error": "server zerows-tokio exited with code 4"}),
+            ("tls_handshake", {"server": "tokio-tungstenite", "rep": 0, "concurrency": 16,
+                               "error": "loadgen exit code 1: dial wss://127.0.0.1:9/"}),
             ("memory", {"server": "bare", "conns": 10000, "error": "RuntimeError: boom"}),
             ("errors", {"phase": "criterion", "what": "cargo bench", "error": "exit code 101"}),
         ]:

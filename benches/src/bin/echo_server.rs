@@ -5,9 +5,21 @@
 //! default (on for all of them).
 //!
 //! ```text
-//! echo_server --stack NAME [--addr 127.0.0.1:0] [--no-pool]
+//! echo_server --stack NAME [--addr 127.0.0.1:0] [--no-pool] [--tls-cert PEM --tls-key PEM]
+//! echo_server --gen-cert DIR
 //! ```
 //! Prints `listening <addr>` on stdout once bound.
+//!
+//! TLS (`--tls-cert`, `--tls-key`; stacks `zerows-tokio`, `zerows-sync`, `tokio-tungstenite`):
+//! one `zerows_net::ServerTls` is built from the PEM files (rustls, aws-lc-rs provider, ALPN
+//! `http/1.1`). The zerows servers accept through it (`accept_async` / `accept`, which hand
+//! `zerows_net::AsyncStream` / `Stream` to the same `accept_with_config` and echo loop as over
+//! TCP); tokio-tungstenite gets a `tokio_rustls::TlsAcceptor` made from that very
+//! `Arc<rustls::ServerConfig>` (same certificate, provider, ALPN, session cache and tickets),
+//! bounded by the same accept timeout, so only the WebSocket stack differs.
+//! `--gen-cert DIR` writes a throwaway CA (`ca.pem`) and a server certificate it signs
+//! (`cert.pem`, leaf then CA; `key.pem`; ECDSA P-256, names 127.0.0.1 and localhost) made with
+//! rcgen, and exits; the bench harness makes them in a temporary directory for each run.
 //!
 //! Stacks:
 //! - `raw`: the floor. The zerows handshake, then a plain TCP echo of whatever bytes arrive (no
@@ -45,6 +57,7 @@ use tokio::net::{TcpListener, TcpStream};
 use zerows_upgrade::Status;
 use zerows_upgrade::server::Upgrader;
 
+use zerows_net::ServerTls;
 use zerows_util::Config;
 
 const APP_BUF_KEEP: usize = 16 << 10;
@@ -54,6 +67,8 @@ pub(crate) fn main() -> io::Result<()> {
     let mut addr = String::from("127.0.0.1:0");
     let mut pool = true;
     let mut box_accept = false;
+    let mut tls_cert = None;
+    let mut tls_key = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -62,6 +77,9 @@ pub(crate) fn main() -> io::Result<()> {
             "--no-pool" => pool = false,
             "--box-accept" => box_accept = true,
             "--sizes" => return sizes(),
+            "--gen-cert" => return gen_cert(&args.next().unwrap_or_else(|| usage())),
+            "--tls-cert" => tls_cert = args.next(),
+            "--tls-key" => tls_key = args.next(),
             _ => usage(),
         }
     }
@@ -84,9 +102,28 @@ pub(crate) fn main() -> io::Result<()> {
     } else {
         Config::default().without_pool()
     });
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => {
+            if !matches!(
+                stack.as_str(),
+                "zerows-tokio" | "zerows-sync" | "tokio-tungstenite"
+            ) || box_accept
+            {
+                eprintln!("echo_server: no TLS server for the stack {stack}");
+                std::process::exit(2);
+            }
+            Some(ServerTls::from_pem_files(cert, key).map_err(other)?)
+        }
+        (None, None) => None,
+        _ => usage(),
+    };
     if stack == "zerows-sync" {
-        return sync_server(&addr, config);
+        return sync_server(&addr, config, tls);
     }
+    // tokio-tungstenite's acceptor: the same `Arc<ServerConfig>` as zerows' `ServerTls`.
+    let acceptor = tls
+        .as_ref()
+        .map(|t| tokio_rustls::TlsAcceptor::from(t.config().clone()));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -99,6 +136,19 @@ pub(crate) fn main() -> io::Result<()> {
             // One spawn per stack, so each task is as large as its own future (a single
             // `async` block matching on the stack would be as large as the largest one).
             let config = config.clone();
+            if let Some(tls) = &tls {
+                match stack.as_str() {
+                    "zerows-tokio" => spawn(
+                        "zerows-tokio-tls",
+                        zerows_tokio_tls(stream, config, tls.clone()),
+                    ),
+                    _ => spawn(
+                        "tokio-tungstenite-tls",
+                        tokio_tungstenite_tls(stream, acceptor.clone().expect("acceptor")),
+                    ),
+                }
+                continue;
+            }
             match stack.as_str() {
                 "raw" => spawn("raw", raw(stream)),
                 "bare" => spawn("bare", bare(stream)),
@@ -132,7 +182,8 @@ where
 fn usage() -> ! {
     eprintln!(
         "usage: echo_server --stack raw|bare|zerows-sync|zerows-tokio|tokio-tungstenite|\
-         fastwebsockets|tokio-websockets [--addr HOST:PORT] [--no-pool]"
+         fastwebsockets|tokio-websockets [--addr HOST:PORT] [--no-pool] [--box-accept] \
+         [--tls-cert PEM --tls-key PEM]\n       echo_server --sizes | --gen-cert DIR"
     );
     std::process::exit(2)
 }
@@ -211,9 +262,25 @@ async fn zerows_tokio_boxed(stream: TcpStream, config: Arc<Config>) -> io::Resul
     zerows_tokio_echo(&mut ws).await
 }
 
+/// The same over TLS: `ServerTls::accept_async`, then the same accept and echo loop.
+async fn zerows_tokio_tls(
+    stream: TcpStream,
+    config: Arc<Config>,
+    tls: ServerTls,
+) -> io::Result<()> {
+    let stream = tls.accept_async(stream).await?;
+    let mut ws = zerows_util::AsyncWebSocket::accept_with_config(stream, config)
+        .await
+        .map_err(other)?;
+    zerows_tokio_echo(&mut ws).await
+}
+
 /// The echo loop. Takes the connection by reference: passed by value, it would be stored twice in
 /// the task (once in the caller's future, once in this one; rust-lang/rust#62958).
-async fn zerows_tokio_echo(ws: &mut zerows_util::AsyncWebSocket<TcpStream>) -> io::Result<()> {
+async fn zerows_tokio_echo<S>(ws: &mut zerows_util::AsyncWebSocket<S>) -> io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     use zerows_util::Error;
     let mut buf = Vec::new();
     loop {
@@ -292,14 +359,19 @@ fn sizes() -> io::Result<()> {
     })
 }
 
-fn sync_server(addr: &str, config: Arc<Config>) -> io::Result<()> {
+fn sync_server(addr: &str, config: Arc<Config>, tls: Option<ServerTls>) -> io::Result<()> {
     let listener = StdListener::bind(addr)?;
     announce(listener.local_addr()?);
     for stream in listener.incoming() {
         let stream = stream?;
         let config = config.clone();
+        let tls = tls.clone();
         std::thread::spawn(move || {
-            if let Err(e) = zerows_sync(stream, config)
+            let r = match tls {
+                None => zerows_sync(stream, config),
+                Some(tls) => zerows_sync_tls(stream, config, &tls),
+            };
+            if let Err(e) = r
                 && std::env::var_os("ECHO_VERBOSE").is_some()
             {
                 eprintln!("zerows-sync: {e}");
@@ -310,8 +382,19 @@ fn sync_server(addr: &str, config: Arc<Config>) -> io::Result<()> {
 }
 
 fn zerows_sync(stream: StdStream, config: Arc<Config>) -> io::Result<()> {
-    use zerows_util::{Error, WebSocket};
     stream.set_nodelay(true)?;
+    zerows_sync_echo(stream, config)
+}
+
+/// The same over TLS: `ServerTls::accept` (the TLS handshake in the connection's thread), then
+/// the same accept and echo loop.
+fn zerows_sync_tls(stream: StdStream, config: Arc<Config>, tls: &ServerTls) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    zerows_sync_echo(tls.accept(stream)?, config)
+}
+
+fn zerows_sync_echo<S: zerows_util::Transport>(stream: S, config: Arc<Config>) -> io::Result<()> {
+    use zerows_util::{Error, WebSocket};
     let mut ws =
         WebSocket::accept_with_upgrader(stream, &mut Upgrader::new(), config).map_err(other)?;
     let mut buf = Vec::new();
@@ -327,7 +410,22 @@ fn zerows_sync(stream: StdStream, config: Arc<Config>) -> io::Result<()> {
     }
 }
 
-async fn tokio_tungstenite(stream: TcpStream) -> io::Result<()> {
+/// tokio-tungstenite over tokio-rustls: the TLS accept bounded by the timeout `ServerTls` uses.
+async fn tokio_tungstenite_tls(
+    stream: TcpStream,
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> io::Result<()> {
+    let timeout = zerows_net::tls::DEFAULT_ACCEPT_TIMEOUT;
+    let tls = tokio::time::timeout(timeout, acceptor.accept(stream))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS accept timed out"))??;
+    tokio_tungstenite(tls).await
+}
+
+async fn tokio_tungstenite<S>(stream: S) -> io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut ws = tokio_tungstenite::accept_async(stream)
         .await
         .map_err(other)?;
@@ -386,5 +484,38 @@ async fn tokio_websockets(stream: TcpStream) -> io::Result<()> {
             ws.send(msg).await.map_err(other)?;
         }
     }
+    Ok(())
+}
+
+/// Writes a throwaway CA and a server certificate it signs into `dir`: `ca.pem`, `cert.pem` (the
+/// leaf, then the CA) and `key.pem`. ECDSA P-256 (rcgen's default), valid for the names
+/// 127.0.0.1 and localhost.
+fn gen_cert(dir: &str) -> io::Result<()> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let dir = std::path::Path::new(dir);
+    std::fs::create_dir_all(dir)?;
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(other)?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    // A name of its own: clients that trust another such CA see an unknown issuer.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    ca.distinguished_name.push(
+        DnType::CommonName,
+        format!("zerows bench CA (throwaway) {}-{nanos}", std::process::id()),
+    );
+    let ca_key = KeyPair::generate().map_err(other)?;
+    let ca_pem = ca.self_signed(&ca_key).map_err(other)?.pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .map_err(other)?;
+    let key = KeyPair::generate().map_err(other)?;
+    let cert = leaf.signed_by(&key, &issuer).map_err(other)?;
+    std::fs::write(dir.join("ca.pem"), &ca_pem)?;
+    std::fs::write(dir.join("cert.pem"), format!("{}{}", cert.pem(), ca_pem))?;
+    std::fs::write(dir.join("key.pem"), key.serialize_pem())?;
     Ok(())
 }

@@ -4,6 +4,8 @@
 //! loadgen echo --addr A --conns N --inflight K --size S [--secs D] [--warmup W] [--server-pid P] [--raw]
 //! loadgen handshake --addr A [--secs D]
 //! loadgen idle --addr A --conns N [--echo-size S]
+//! loadgen tls-echo --addr A --ca PEM --conns N --inflight K --size S [--secs D] [--warmup W] [--server-pid P]
+//! loadgen tls-handshake --addr A --ca PEM --concurrency K [--size S] [--secs D] [--warmup W] [--server-pid P]
 //! ```
 //!
 //! - `echo`: N connections, each keeping K text messages of S bytes in flight: a new message is
@@ -17,6 +19,16 @@
 //! - `idle`: opens N upgraded connections and prints `READY handshake`, waits for a line on stdin;
 //!   then (with `--echo-size`) echoes one message of S bytes on each connection, prints `READY echoed`
 //!   and waits for stdin to close. The caller reads the server's RSS at each `READY`.
+//! - `tls-echo`: `echo` over TLS. The connections are dialed with `zerows_net::Dialer` to
+//!   `wss://A/`, trusting only the CA in `--ca` (`ClientTls::no_roots().add_ca_pem`); then each
+//!   connection's TLS stream is driven by one task of a single-threaded tokio runtime with the same
+//!   pre-built masked frames and the same byte-exact check of every echo as `echo`. Prints one
+//!   JSON line (with `mb_per_s`: payload MB/s each way, and the negotiated TLS parameters).
+//! - `tls-handshake`: K tasks (`--concurrency`) on that runtime, each repeating a whole cycle: TCP
+//!   connect, a full TLS handshake (the client keeps no session, so none is resumed), the WebSocket
+//!   handshake, one text message of S bytes (default 16) echoed and checked, the close handshake.
+//!   Cycles completed in the D seconds after the warm-up are counted, with the server's CPU time.
+//!   Prints one JSON line.
 
 use std::io::{self, BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -37,6 +49,8 @@ struct Args {
     server_pid: Option<u32>,
     raw: bool,
     echo_size: usize,
+    ca: Option<String>,
+    concurrency: usize,
 }
 
 fn parse_args() -> Args {
@@ -53,6 +67,8 @@ fn parse_args() -> Args {
         server_pid: None,
         raw: false,
         echo_size: 0,
+        ca: None,
+        concurrency: 1,
     };
     while let Some(k) = it.next() {
         let mut v = || it.next().expect("missing value");
@@ -65,6 +81,8 @@ fn parse_args() -> Args {
             "--warmup" => a.warmup = v().parse().expect("--warmup"),
             "--server-pid" => a.server_pid = Some(v().parse().expect("--server-pid")),
             "--echo-size" => a.echo_size = v().parse().expect("--echo-size"),
+            "--ca" => a.ca = Some(v()),
+            "--concurrency" => a.concurrency = v().parse().expect("--concurrency"),
             "--raw" => a.raw = true,
             _ => {
                 eprintln!("loadgen: unknown argument {k}");
@@ -81,8 +99,12 @@ fn main() {
         "echo" => echo(&a),
         "handshake" => handshake(&a),
         "idle" => idle(&a),
+        "tls-echo" => tls::run(&a, tls::echo(&a)),
+        "tls-handshake" => tls::run(&a, tls::handshake(&a)),
         _ => {
-            eprintln!("usage: loadgen echo|handshake|idle [options] (see the source)");
+            eprintln!(
+                "usage: loadgen echo|handshake|idle|tls-echo|tls-handshake [options] (see the source)"
+            );
             std::process::exit(2);
         }
     };
@@ -370,4 +392,315 @@ fn idle(a: &Args) -> io::Result<()> {
         line.clear();
     }
     Ok(())
+}
+
+/// The TLS modes: a single-threaded tokio runtime, connections dialed with `zerows_net::Dialer`.
+mod tls {
+    use std::future::{Future, poll_fn};
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::task::Poll;
+    use std::time::{Duration, Instant};
+
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+    use zerows_benches::frames::{ascii, client_frame, server_frame};
+    use zerows_frame::OpCode;
+    use zerows_net::{AsyncStream, ClientTls, Dialer};
+    use zerows_util::{CloseCode, Message};
+
+    use super::{Args, cpu_secs, self_cpu_secs};
+
+    fn other(e: impl std::fmt::Display) -> io::Error {
+        io::Error::other(e.to_string())
+    }
+
+    /// Runs a mode's future on a fresh current-thread runtime.
+    pub(super) fn run(_a: &Args, f: impl Future<Output = io::Result<()>>) -> io::Result<()> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(f)
+    }
+
+    /// The dialer: trusts only the CA in `--ca`; the client keeps no TLS session, so every
+    /// connection makes a full handshake (the rest of the configuration is `ClientTls`' own:
+    /// aws-lc-rs, ALPN `http/1.1`).
+    fn dialer(a: &Args) -> io::Result<(Dialer, String)> {
+        let ca = a.ca.as_ref().ok_or_else(|| other("--ca PEM is required"))?;
+        let pem = std::fs::read(ca).map_err(|e| other(format!("{ca}: {e}")))?;
+        let base = ClientTls::no_roots().add_ca_pem(&pem).map_err(other)?;
+        let mut config = (*base.config().map_err(other)?).clone();
+        config.resumption = rustls::client::Resumption::disabled();
+        let tls = ClientTls::from_config(Arc::new(config));
+        Ok((Dialer::new().tls(tls), format!("wss://{}/", a.addr)))
+    }
+
+    /// `TLSv1_3 TLS13_AES_256_GCM_SHA384 X25519MLKEM768 http/1.1`: what a connection negotiated.
+    fn negotiated(s: &AsyncStream) -> String {
+        let Some(tokio_rustls::TlsStream::Client(c)) = s.tls_stream() else {
+            return "no TLS".into();
+        };
+        let conn = c.get_ref().1;
+        format!(
+            "{:?} {:?} {:?} {}",
+            conn.protocol_version(),
+            conn.negotiated_cipher_suite().map(|s| s.suite()),
+            conn.negotiated_key_exchange_group().map(|g| g.name()),
+            conn.alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default()
+        )
+        .replace("Some(", "")
+        .replace(')', "")
+    }
+
+    /// The connection tasks' shared counters.
+    #[derive(Default)]
+    struct Counts {
+        /// Echoes (or cycles) completed.
+        done: AtomicU64,
+        /// Connections (or dialers) that completed at least one.
+        started: AtomicU64,
+    }
+
+    /// Opens the measured window after the warm-up once every task completed one echo or cycle
+    /// (10 s after it at the latest), keeps it open for `--secs`, and returns (window seconds,
+    /// completed in it, server CPU s, load generator CPU utilisation, warm-up s). Fails as soon
+    /// as a task ends: they only end on an error.
+    async fn measure(
+        a: &Args,
+        counts: &Counts,
+        tasks: usize,
+        handles: &mut Vec<tokio::task::JoinHandle<io::Result<()>>>,
+    ) -> io::Result<(f64, u64, f64, f64, f64)> {
+        let start = Instant::now();
+        let warm_end = start + Duration::from_secs_f64(a.warmup);
+        let give_up = warm_end + Duration::from_secs(10);
+        let mut mark: Option<(Instant, u64, f64, f64)> = None;
+        let mut end = give_up + Duration::from_secs_f64(a.secs);
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if let Some(i) = handles.iter().position(|h| h.is_finished()) {
+                let h = handles.swap_remove(i);
+                return Err(match h.await {
+                    Ok(Ok(())) => other("a connection task ended early"),
+                    Ok(Err(e)) => e,
+                    Err(e) => other(format!("a connection task panicked: {e}")),
+                });
+            }
+            let now = Instant::now();
+            if mark.is_none()
+                && now >= warm_end
+                && (counts.started.load(Relaxed) == tasks as u64 || now >= give_up)
+            {
+                end = now + Duration::from_secs_f64(a.secs);
+                let cpu = a.server_pid.map(cpu_secs).transpose()?.unwrap_or(0.0);
+                mark = Some((now, counts.done.load(Relaxed), cpu, self_cpu_secs()));
+            }
+            if now >= end {
+                break;
+            }
+        }
+        let (t0, d0, cpu0, self0) = mark.expect("warm-up ended");
+        let done = counts.done.load(Relaxed) - d0;
+        let secs = t0.elapsed().as_secs_f64();
+        let cpu1 = a.server_pid.map(cpu_secs).transpose()?.unwrap_or(0.0);
+        let util = (self_cpu_secs() - self0) / secs;
+        for h in handles.drain(..) {
+            h.abort();
+        }
+        Ok((secs, done, cpu1 - cpu0, util, (t0 - start).as_secs_f64()))
+    }
+
+    pub(super) async fn echo(a: &Args) -> io::Result<()> {
+        let (dialer, url) = dialer(a)?;
+        let payload = ascii(a.size);
+        let frame = client_frame(OpCode::Text, &payload);
+        let expected = Arc::new(server_frame(OpCode::Text, &payload));
+        let copies = a.inflight.clamp(1, (1 << 20) / frame.len() + 1);
+        let sendbuf = Arc::new(frame.repeat(copies));
+        let flen = frame.len();
+
+        let mut streams = Vec::with_capacity(a.conns);
+        for _ in 0..a.conns {
+            let ws = dialer
+                .connect_async(&url)
+                .await
+                .map_err(|e| other(format!("dial {url}: {e}")))?;
+            // Nothing was read past the 101 response: the server speaks only when spoken to.
+            streams.push(ws.into_inner());
+        }
+        let tls = negotiated(&streams[0]);
+        let counts = Arc::new(Counts::default());
+        let mut handles = Vec::with_capacity(a.conns);
+        for io in streams {
+            handles.push(tokio::spawn(drive(
+                io,
+                counts.clone(),
+                sendbuf.clone(),
+                flen,
+                expected.clone(),
+                (a.inflight * flen) as u64,
+            )));
+        }
+        let (secs, msgs, server_cpu, util, warmup) =
+            measure(a, &counts, a.conns, &mut handles).await?;
+        if msgs == 0 {
+            return Err(other("no echo completed in the measured window"));
+        }
+        let rate = msgs as f64 / secs;
+        println!(
+            "{{\"mode\":\"tls_echo\",\"conns\":{},\"inflight\":{},\"size\":{},\"secs\":{secs:.4},\
+             \"started\":{},\"warmup_s\":{warmup:.3},\"msgs\":{msgs},\"msg_per_s\":{rate:.1},\
+             \"mb_per_s\":{:.2},\"server_cpu_s\":{server_cpu:.3},\"server_cpu_us_per_msg\":{:.4},\
+             \"loadgen_cpu_util\":{util:.3},\"tls\":\"{tls}\"}}",
+            a.conns,
+            a.inflight,
+            a.size,
+            counts.started.load(Relaxed),
+            rate * a.size as f64 / 1e6,
+            server_cpu * 1e6 / msgs as f64,
+        );
+        Ok(())
+    }
+
+    /// One connection: keeps `owed` bytes of frames in flight, checks every byte that comes back
+    /// against the expected server frame, and sends one frame per echo. Reads and writes are
+    /// polled in turn on the one stream (neither waits for the other: with 64 KiB messages in
+    /// flight a blocked write would deadlock against a server blocked on its own write).
+    async fn drive(
+        mut io: AsyncStream,
+        counts: Arc<Counts>,
+        sendbuf: Arc<Vec<u8>>,
+        flen: usize,
+        expected: Arc<Vec<u8>>,
+        mut owed: u64,
+    ) -> io::Result<()> {
+        let elen = expected.len();
+        let (mut tx_off, mut rx_off, mut echoes) = (0usize, 0usize, 0u64);
+        let mut rbuf = vec![0u8; 64 << 10];
+        poll_fn(|cx| {
+            loop {
+                let mut progress = false;
+                while owed > 0 {
+                    let n = usize::try_from(owed).unwrap_or(usize::MAX);
+                    let end = sendbuf.len().min(tx_off.saturating_add(n));
+                    match Pin::new(&mut io).poll_write(cx, &sendbuf[tx_off..end]) {
+                        Poll::Ready(Ok(0)) => {
+                            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                        }
+                        Poll::Ready(Ok(n)) => {
+                            owed -= n as u64;
+                            tx_off = (tx_off + n) % flen;
+                            progress = true;
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => break,
+                    }
+                }
+                // TLS records the socket did not take yet.
+                if let Poll::Ready(Err(e)) = Pin::new(&mut io).poll_flush(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                let mut rb = ReadBuf::new(&mut rbuf);
+                match Pin::new(&mut io).poll_read(cx, &mut rb) {
+                    Poll::Ready(Ok(())) => {
+                        let mut chunk = rb.filled();
+                        if chunk.is_empty() {
+                            return Poll::Ready(Err(other("server closed a connection")));
+                        }
+                        progress = true;
+                        while !chunk.is_empty() {
+                            let m = chunk.len().min(elen - rx_off);
+                            if chunk[..m] != expected[rx_off..rx_off + m] {
+                                return Poll::Ready(Err(other(format!(
+                                    "echo mismatch at byte {rx_off} of a {elen}-byte frame"
+                                ))));
+                            }
+                            rx_off += m;
+                            chunk = &chunk[m..];
+                            if rx_off == elen {
+                                rx_off = 0;
+                                counts.done.fetch_add(1, Relaxed);
+                                if echoes == 0 {
+                                    counts.started.fetch_add(1, Relaxed);
+                                }
+                                echoes += 1;
+                                owed += flen as u64;
+                            }
+                        }
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {}
+                }
+                if !progress {
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await
+    }
+
+    pub(super) async fn handshake(a: &Args) -> io::Result<()> {
+        let (dialer, url) = dialer(a)?;
+        let text: Arc<str> = String::from_utf8(ascii(a.size)).expect("ASCII").into();
+        // One cycle first, to fail early and to name what was negotiated.
+        let tls = {
+            let mut ws = dialer
+                .connect_async(&url)
+                .await
+                .map_err(|e| other(format!("dial {url}: {e}")))?;
+            let tls = negotiated(ws.get_ref());
+            ws.close(CloseCode::NORMAL, "").await.map_err(other)?;
+            tls
+        };
+        let counts = Arc::new(Counts::default());
+        let k = a.concurrency.max(1);
+        let mut handles = Vec::with_capacity(k);
+        for _ in 0..k {
+            let (dialer, url, text, counts) =
+                (dialer.clone(), url.clone(), text.clone(), counts.clone());
+            handles.push(tokio::spawn(async move {
+                let mut first = true;
+                loop {
+                    cycle(&dialer, &url, &text).await?;
+                    counts.done.fetch_add(1, Relaxed);
+                    if first {
+                        counts.started.fetch_add(1, Relaxed);
+                        first = false;
+                    }
+                }
+            }));
+        }
+        let (secs, cycles, server_cpu, util, warmup) = measure(a, &counts, k, &mut handles).await?;
+        if cycles == 0 {
+            return Err(other("no cycle completed in the measured window"));
+        }
+        println!(
+            "{{\"mode\":\"tls_handshake\",\"concurrency\":{k},\"size\":{},\"secs\":{secs:.4},\
+             \"warmup_s\":{warmup:.3},\"cycles\":{cycles},\"cycles_per_s\":{:.1},\
+             \"server_cpu_s\":{server_cpu:.3},\"server_cpu_us_per_cycle\":{:.2},\
+             \"loadgen_cpu_util\":{util:.3},\"tls\":\"{tls}\"}}",
+            a.size,
+            cycles as f64 / secs,
+            server_cpu * 1e6 / cycles as f64,
+        );
+        Ok(())
+    }
+
+    /// Connect, TLS, upgrade, one echo (checked), close.
+    async fn cycle(dialer: &Dialer, url: &str, text: &str) -> io::Result<()> {
+        let mut ws = dialer
+            .connect_async(url)
+            .await
+            .map_err(|e| other(format!("dial {url}: {e}")))?;
+        ws.send_text(text).await.map_err(other)?;
+        match ws.read().await.map_err(other)? {
+            Message::Text(t) if t == text => {}
+            m => return Err(other(format!("unexpected reply {m:?}"))),
+        }
+        ws.close(CloseCode::NORMAL, "").await.map_err(other)
+    }
 }
