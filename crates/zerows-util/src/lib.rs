@@ -55,7 +55,7 @@
 //!
 //! # What each setting costs per connection
 //!
-//! With the defaults a connection is its struct (592 bytes for `WebSocket<TcpStream>`, 608 for
+//! With the defaults a connection is its struct (608 bytes for `WebSocket<TcpStream>`, 624 for
 //! `AsyncWebSocket<tokio::net::TcpStream>`, measured by the tests) and nothing else while idle:
 //! the read buffer (`read_buffer_size`, 16 KiB), the message buffer and the write queue
 //! (`write_buffer_size`, 16 KiB) come from the shared pool while data flows and go back before a
@@ -107,6 +107,8 @@ mod copy;
 pub mod deflate;
 mod error;
 mod extension;
+#[cfg(feature = "futures")]
+mod futures;
 mod handshake;
 pub mod helpers;
 mod keepalive;
@@ -127,7 +129,7 @@ pub use conn::{Chunk, Connection, Item};
 pub use error::{Error, Halves, Misuse, ReuniteError};
 pub use extension::{Extension, ExtensionError, MessageDecoder, MessageEncoder, Negotiate};
 pub use handshake::Agreed;
-pub use message::{Message, PreparedMessage};
+pub use message::{Message, OwnedCloseFrame, OwnedMessage, PreparedMessage, Utf8Bytes};
 pub use pool::BufferPool;
 pub use sync::{MessageReader, MessageWriter, ReadHalf, SplitStream, WebSocket, WriteHalf};
 pub use transport::{Plain, Transport};

@@ -6,12 +6,13 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Sleep;
+use tokio_util::sync::PollSemaphore;
 use zerows_frame::{CloseCode, CloseFrame, OpCode, Role};
 use zerows_upgrade::client::ClientRequest;
 use zerows_upgrade::server::{Hooks, Upgrader};
@@ -26,7 +27,7 @@ use crate::message::{Message, PreparedMessage};
 /// Writes everything the sender has (the caller's frame last, from `caller`), flushes, and shuts
 /// the write side down if the core asks. Progress is kept in the sender, so this can be polled
 /// again after a `Pending` or after its future was dropped.
-fn poll_write_out<S: AsyncWrite + Unpin>(
+pub(crate) fn poll_write_out<S: AsyncWrite + Unpin>(
     cx: &mut Context<'_>,
     io: &mut S,
     tx: &mut Sender,
@@ -147,18 +148,29 @@ where
 /// ```
 #[derive(Debug)]
 pub struct AsyncWebSocket<S> {
-    conn: Connection,
-    io: S,
-    shared: Box<Shared>,
+    pub(crate) conn: Connection,
+    pub(crate) io: S,
+    pub(crate) shared: Box<Shared>,
 }
 
 /// What a connection keeps beside its core, boxed (read rarely, so the connection stays small).
 #[derive(Debug)]
-struct Shared {
+pub(crate) struct Shared {
     config: Arc<Config>,
     agreed: Option<Arc<Agreed>>,
     /// The timer for the core's deadlines, made the first time one is set.
     sleep: Option<Pin<Box<Sleep>>>,
+    /// The `Stream` ended (`FusedStream`).
+    pub(crate) done: bool,
+    /// The tasks polling this connection through its `Stream` and `Sink` impls (made at the first
+    /// such poll: the two ends of `StreamExt::split` are two tasks on one stream).
+    wakers: Option<Arc<Wakers>>,
+}
+
+impl Shared {
+    pub(crate) fn wakers(&mut self) -> &Arc<Wakers> {
+        self.wakers.get_or_insert_with(Arc::default)
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
@@ -170,6 +182,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
                 config,
                 agreed: agreed.map(Arc::from),
                 sleep: None,
+                done: false,
+                wakers: None,
             }),
         }
     }
@@ -184,7 +198,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
         handshake(io, steps).await
     }
 
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Item, Error>> {
+    /// The next item, moving bytes as needed; the one read loop of a whole connection (its `async`
+    /// methods and its `Stream` impl poll it).
+    pub(crate) fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Result<Item, Error>> {
         let (rx, tx) = self.conn.parts_mut();
         // A send whose future was dropped before its frame started is forgotten (one that had
         // started poisons the connection).
@@ -213,7 +229,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
     }
 
     async fn next_item(&mut self) -> Result<Item, Error> {
-        poll_fn(|cx| self.poll_next(cx)).await
+        poll_fn(|cx| self.poll_item(cx)).await
     }
 
     async fn finish(&mut self, command: Result<(), Error>, caller: &[u8]) -> Result<(), Error> {
@@ -249,18 +265,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
             config,
             agreed,
             sleep,
+            ..
         } = *shared;
-        let writer = Arc::new(Mutex::new(Writer { io: w, tx }));
+        let side = Arc::new(WriteSide::new(Writer { io: w, tx }));
         (
             AsyncReadHalf {
                 rx,
                 io: r,
-                writer: Arc::clone(&writer),
+                permit: side.poll_permit(),
+                side: Arc::clone(&side),
                 agreed: agreed.clone(),
                 sleep,
+                reply_owed: false,
+                done: false,
             },
             AsyncWriteHalf {
-                writer,
+                permit: side.poll_permit(),
+                side,
+                #[cfg(feature = "futures")]
+                pending: None,
                 config,
                 agreed,
             },
@@ -270,9 +293,135 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
 
 /// A split connection's writing side.
 #[derive(Debug)]
-struct Writer<W> {
-    io: W,
-    tx: Sender,
+pub(crate) struct Writer<W> {
+    pub(crate) io: W,
+    pub(crate) tx: Sender,
+}
+
+/// Every task waiting on one stream's readiness. A tokio stream keeps one waker per direction,
+/// so when two tasks poll the same stream (a read half writing a pong while a write half's `Sink`
+/// waits to write, or the two ends of `StreamExt::split`), the second would silently replace the
+/// first and strand it. Polling through this fan-out instead registers every waiting task, and a
+/// readiness event wakes them all (each then polls again and re-registers if it still waits).
+#[derive(Debug, Default)]
+pub(crate) struct Wakers {
+    list: std::sync::Mutex<Vec<Waker>>,
+}
+
+impl Wakers {
+    /// Registers `cx`'s task and returns the waker to poll the stream with.
+    pub(crate) fn fan_out(self: &Arc<Self>, cx: &Context<'_>) -> Waker {
+        {
+            let mut list = self
+                .list
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !list.iter().any(|w| w.will_wake(cx.waker())) {
+                list.push(cx.waker().clone());
+            }
+        }
+        Waker::from(Arc::clone(self))
+    }
+}
+
+impl Wake for Wakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut list = self
+            .list
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Waking only schedules a task (it never polls it here), so the lock is not re-entered.
+        for w in list.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+/// The writing side shared by a connection's halves. Writers take turns through a one-permit
+/// semaphore, fairly and across `.await`s (a frame written from a caller's buffer must not be
+/// interleaved with another); the permit holder then reaches the writer through the mutex, which
+/// is never contended and never held across an `.await` (so the futures stay `Send`). Stream and
+/// Sink impls wait for the permit with a [`PollSemaphore`], which allocates its waiting future
+/// once, the first time a half has to wait, and reuses it.
+#[derive(Debug)]
+pub(crate) struct WriteSide<W> {
+    turn: Arc<Semaphore>,
+    writer: std::sync::Mutex<Writer<W>>,
+    /// The tasks waiting for the stream to take more bytes (every half writes through here).
+    wakers: Arc<Wakers>,
+}
+
+impl<W> WriteSide<W> {
+    fn new(writer: Writer<W>) -> Self {
+        WriteSide {
+            turn: Arc::new(Semaphore::new(1)),
+            writer: std::sync::Mutex::new(writer),
+            wakers: Arc::default(),
+        }
+    }
+
+    /// A poll-able handle on the turn, for one half.
+    fn poll_permit(&self) -> PollSemaphore {
+        PollSemaphore::new(Arc::clone(&self.turn))
+    }
+
+    /// Waits for our turn to write. The semaphore is never closed.
+    async fn turn(&self) -> Result<SemaphorePermit<'_>, Error> {
+        self.turn.acquire().await.map_err(|_| Error::Closed)
+    }
+
+    /// The writer; for the holder of the turn (or a read of its state).
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Writer<W>> {
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn into_writer(self) -> Writer<W> {
+        self.writer
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<W: AsyncWrite + Unpin> WriteSide<W> {
+    /// Writes the output (the caller's frame from `caller`) with the writer locked for this poll
+    /// only; the caller holds the turn.
+    fn poll_write(&self, cx: &mut Context<'_>, caller: &[u8]) -> Poll<Result<(), Error>> {
+        let mut w = self.lock();
+        self.poll_write_locked(cx, &mut w, caller)
+    }
+
+    /// Writes the output of a writer locked by the caller, through the fan-out of wakers.
+    pub(crate) fn poll_write_locked(
+        &self,
+        cx: &mut Context<'_>,
+        w: &mut Writer<W>,
+        caller: &[u8],
+    ) -> Poll<Result<(), Error>> {
+        let waker = self.wakers.fan_out(cx);
+        let Writer { io, tx } = w;
+        poll_write_out(&mut Context::from_waker(&waker), io, tx, caller)
+    }
+
+    /// For the read half, with the turn: forgets what a dropped command left, then writes the
+    /// replies (pong, close echo) and the shutdown the core asks for, with what precedes them.
+    fn poll_replies(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let mut w = self.lock();
+        w.tx.before_read();
+        if w.tx.has_control() || w.tx.wants_shutdown() {
+            ready!(self.poll_write_locked(cx, &mut w, &[]))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    async fn write_out(&self, caller: &[u8]) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_write(cx, caller)).await
+    }
 }
 
 /// The reading half of a split [`AsyncWebSocket`]; its reads are cancel-safe.
@@ -280,40 +429,63 @@ struct Writer<W> {
 pub struct AsyncReadHalf<S> {
     rx: Receiver,
     io: tokio::io::ReadHalf<S>,
-    writer: Arc<Mutex<Writer<tokio::io::WriteHalf<S>>>>,
+    side: Arc<WriteSide<tokio::io::WriteHalf<S>>>,
+    /// This half's place in the writers' turn, for the replies it writes.
+    permit: PollSemaphore,
     agreed: Option<Arc<Agreed>>,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// A reply (pong, close echo) was queued for an item that is not handed out until the reply
+    /// is written.
+    reply_owed: bool,
+    /// The `Stream` ended (`FusedStream`).
+    pub(crate) done: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite> AsyncReadHalf<S> {
-    async fn next_item(&mut self) -> Result<Item, Error> {
+    /// The next item, moving bytes as needed; the one read loop of a read half (its `async`
+    /// methods and its `Stream` impl poll it). Cancel-safe: all progress is in the core.
+    pub(crate) fn poll_next_item(&mut self, cx: &mut Context<'_>) -> Poll<Result<Item, Error>> {
         loop {
+            if self.reply_owed {
+                // Our turn to write, waited for fairly; released at the end of this poll (what is
+                // queued stays queued, and whoever writes next writes it).
+                let Some(_turn) = ready!(self.permit.poll_acquire(cx)) else {
+                    return Poll::Ready(Err(Error::Closed));
+                };
+                ready!(self.side.poll_replies(cx))?;
+                self.reply_owed = false;
+            }
             match self.rx.poll() {
-                ReadPoll::Item(item) => return Ok(item),
-                ReadPoll::Failed(e) => return Err(e),
+                ReadPoll::Item(item) => return Poll::Ready(Ok(item)),
+                ReadPoll::Failed(e) => return Poll::Ready(Err(e)),
                 ReadPoll::NeedSender => {
-                    let mut w = self.writer.lock().await;
-                    let Writer { io, tx } = &mut *w;
-                    tx.before_read();
-                    self.rx.settle(tx);
-                    poll_fn(|cx| poll_write_out(cx, io, tx, &[])).await?;
+                    let Some(_turn) = ready!(self.permit.poll_acquire(cx)) else {
+                        return Poll::Ready(Err(Error::Closed));
+                    };
+                    let mut w = self.side.lock();
+                    w.tx.before_read();
+                    self.rx.settle(&mut w.tx);
+                    self.reply_owed = true;
                 }
                 ReadPoll::NeedInput => {
-                    {
-                        // A reply a dropped read left queued goes out first (fed data is the
-                        // write half's to flush).
-                        let mut w = self.writer.lock().await;
-                        let Writer { io, tx } = &mut *w;
-                        tx.before_read();
-                        if tx.has_control() || tx.wants_shutdown() {
-                            poll_fn(|cx| poll_write_out(cx, io, tx, &[])).await?;
-                        }
+                    // A reply a dropped read left queued goes out first (fed data is the write
+                    // half's to flush), unless a writer has the turn: it writes the queue itself.
+                    if let Ok(_turn) = self.side.turn.try_acquire() {
+                        ready!(self.side.poll_replies(cx))?;
                     }
-                    poll_fn(|cx| poll_fill(cx, &mut self.rx, &mut self.io, &mut self.sleep))
-                        .await?;
+                    ready!(poll_fill(cx, &mut self.rx, &mut self.io, &mut self.sleep))?;
                 }
             }
         }
+    }
+
+    async fn next_item(&mut self) -> Result<Item, Error> {
+        poll_fn(|cx| self.poll_next_item(cx)).await
+    }
+
+    /// The message view of an item (the `Stream` impl's).
+    pub(crate) fn view(&self, item: Item) -> Option<Message<'_>> {
+        crate::conn::view(&self.rx, item)
     }
 
     read_half_api!(async, {.await}, agreed);
@@ -335,23 +507,27 @@ impl<S: AsyncRead + AsyncWrite> AsyncReadHalf<S> {
     where
         S: Unpin,
     {
-        if !Arc::ptr_eq(&self.writer, &write.writer) {
+        if !Arc::ptr_eq(&self.side, &write.side) {
             return Err(ReuniteError::new(self, write));
         }
         let AsyncReadHalf {
             rx,
             io,
-            writer,
+            side,
+            permit,
             agreed,
             sleep,
+            ..
         } = self;
         let config = write.config.clone();
         drop(write);
-        let Ok(writer) = Arc::try_unwrap(writer) else {
+        drop(permit);
+        let side = match Arc::try_unwrap(side) {
+            Ok(side) => side,
             // A clone of the write half still lives elsewhere: nothing to reunite with.
-            unreachable!("reunite took the only write half")
+            Err(_) => unreachable!("reunite took the only write half"),
         };
-        let Writer { io: w, tx } = writer.into_inner();
+        let Writer { io: w, tx } = side.into_writer();
         Ok(AsyncWebSocket {
             conn: Connection::from_parts(rx, tx),
             io: io.unsplit(w),
@@ -359,6 +535,8 @@ impl<S: AsyncRead + AsyncWrite> AsyncReadHalf<S> {
                 config,
                 agreed,
                 sleep,
+                done: false,
+                wakers: None,
             }),
         })
     }
@@ -367,7 +545,12 @@ impl<S: AsyncRead + AsyncWrite> AsyncReadHalf<S> {
 /// The writing half of a split [`AsyncWebSocket`]; clone it to write from several tasks.
 #[derive(Debug)]
 pub struct AsyncWriteHalf<S> {
-    writer: Arc<Mutex<Writer<tokio::io::WriteHalf<S>>>>,
+    pub(crate) side: Arc<WriteSide<tokio::io::WriteHalf<S>>>,
+    /// This half's place in the writers' turn, for its `Sink` impl.
+    pub(crate) permit: PollSemaphore,
+    /// The message a `Sink::start_send` took, handed to the connection at this half's next turn.
+    #[cfg(feature = "futures")]
+    pub(crate) pending: Option<crate::OwnedMessage>,
     config: Arc<Config>,
     agreed: Option<Arc<Agreed>>,
 }
@@ -375,7 +558,10 @@ pub struct AsyncWriteHalf<S> {
 impl<S> Clone for AsyncWriteHalf<S> {
     fn clone(&self) -> Self {
         AsyncWriteHalf {
-            writer: Arc::clone(&self.writer),
+            side: Arc::clone(&self.side),
+            permit: self.permit.clone(),
+            #[cfg(feature = "futures")]
+            pending: None,
             config: Arc::clone(&self.config),
             agreed: self.agreed.clone(),
         }
@@ -388,11 +574,14 @@ impl<S: AsyncRead + AsyncWrite> AsyncWriteHalf<S> {
         caller: &[u8],
         f: impl FnOnce(&mut Sender) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let mut w = self.writer.lock().await;
-        let Writer { io, tx } = &mut *w;
-        f(tx)?;
-        if tx.needs_write() {
-            poll_fn(|cx| poll_write_out(cx, io, tx, caller)).await?;
+        let _turn = self.side.turn().await?;
+        let needs_write = {
+            let mut w = self.side.lock();
+            f(&mut w.tx)?;
+            w.tx.needs_write()
+        };
+        if needs_write {
+            self.side.write_out(caller).await?;
         }
         Ok(())
     }
@@ -405,34 +594,25 @@ impl<S: AsyncRead + AsyncWrite> AsyncWriteHalf<S> {
         S: Unpin,
     {
         let size = self.config.fragment_size;
-        AsyncMessageWriter::new(WriterRef::Locked(self.writer.lock().await), opcode, size)
+        let turn = self.side.turn().await?;
+        AsyncMessageWriter::new(WriterRef::Turn(&self.side, turn), opcode, size)
     }
 
     /// Whether our close frame has been sent.
     pub async fn is_closed(&self) -> bool {
-        self.writer.lock().await.tx.close_sent()
+        self.side.lock().tx.close_sent()
     }
 }
 
-/// Where an [`AsyncMessageWriter`] writes: a whole connection, or a locked write half.
+/// Where an [`AsyncMessageWriter`] writes: a whole connection, or a write half whose turn it
+/// holds until it is finished or dropped.
 #[derive(Debug)]
 enum WriterRef<'a, S> {
     Own(&'a mut AsyncWebSocket<S>),
-    Locked(MutexGuard<'a, Writer<tokio::io::WriteHalf<S>>>),
-}
-
-/// Sends the buffered fragment and writes it.
-async fn send_fragment<W: AsyncWrite + Unpin>(
-    io: &mut W,
-    tx: &mut Sender,
-    frags: &mut Fragments,
-    fin: bool,
-) -> Result<(), Error> {
-    frags.frame(tx, fin)?;
-    if tx.needs_write() {
-        poll_fn(|cx| poll_write_out(cx, io, tx, frags.payload())).await?;
-    }
-    Ok(())
+    Turn(
+        &'a WriteSide<tokio::io::WriteHalf<S>>,
+        #[allow(dead_code)] SemaphorePermit<'a>,
+    ),
 }
 
 /// A message being sent in fragments; see [`AsyncWebSocket::message_writer`]. Dropped without
@@ -445,27 +625,42 @@ pub struct AsyncMessageWriter<'a, S> {
 
 impl<'a, S: AsyncRead + AsyncWrite + Unpin> AsyncMessageWriter<'a, S> {
     fn new(mut writer: WriterRef<'a, S>, opcode: OpCode, size: usize) -> Result<Self, Error> {
-        let tx = match &mut writer {
-            WriterRef::Own(ws) => ws.conn.parts_mut().1,
-            WriterRef::Locked(w) => &mut w.tx,
+        let frags = match &mut writer {
+            WriterRef::Own(ws) => Fragments::start(ws.conn.parts_mut().1, opcode, size)?,
+            WriterRef::Turn(side, _) => Fragments::start(&mut side.lock().tx, opcode, size)?,
         };
-        let frags = Fragments::start(tx, opcode, size)?;
         Ok(AsyncMessageWriter { writer, frags })
     }
 
     async fn send(&mut self, fin: bool) -> Result<(), Error> {
-        let r = match &mut self.writer {
-            WriterRef::Own(ws) => {
-                let (_, tx) = ws.conn.parts_mut();
-                send_fragment(&mut ws.io, tx, &mut self.frags, fin).await
-            }
-            WriterRef::Locked(w) => {
-                let Writer { io, tx } = &mut **w;
-                send_fragment(io, tx, &mut self.frags, fin).await
-            }
-        };
+        let r = self.send_fragment(fin).await;
         self.frags.sent();
         r
+    }
+
+    /// Sends the buffered fragment and writes it.
+    async fn send_fragment(&mut self, fin: bool) -> Result<(), Error> {
+        let frags = &mut self.frags;
+        match &mut self.writer {
+            WriterRef::Own(ws) => {
+                let (_, tx) = ws.conn.parts_mut();
+                frags.frame(tx, fin)?;
+                if tx.needs_write() {
+                    poll_fn(|cx| poll_write_out(cx, &mut ws.io, tx, frags.payload())).await?;
+                }
+            }
+            WriterRef::Turn(side, _) => {
+                let needs_write = {
+                    let mut w = side.lock();
+                    frags.frame(&mut w.tx, fin)?;
+                    w.tx.needs_write()
+                };
+                if needs_write {
+                    side.write_out(frags.payload()).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Appends `data` to the message, sending a frame each time the fragment size is reached.

@@ -210,3 +210,104 @@ fn fed_pooled_client_steady_state_allocates_nothing() {
         true,
     );
 }
+
+/// The tokio connection against the same raw peer: the borrowed echo (`read_into` +
+/// `feed_message`) allocates nothing in steady state, and the `futures` path (`Stream::next` +
+/// `Sink::feed` of an `OwnedMessage`) allocates exactly one `Bytes` per item it yields, the one
+/// copy out of the connection's buffers (the figure in docs/benchmarks.md). Returns the
+/// allocations counted over `MESSAGES` messages (and their pings).
+#[cfg(feature = "futures")]
+fn run_async(owned: bool) -> (u64, u64) {
+    use futures_util::{SinkExt, StreamExt};
+    use zerows_util::{AsyncWebSocket, OwnedMessage};
+
+    let (a, b) = UnixStream::pair().unwrap();
+    // A longer warm-up than the blocking runs': tokio grows its own deferred-wake list the first
+    // time a task's budget runs out (one 64-byte allocation, not ours).
+    let warmup = 10 * WARMUP;
+    let wire = peer_stream(Role::Server, warmup + MESSAGES);
+    let mut b_write = b.try_clone().unwrap();
+    let writer = thread::spawn(move || b_write.write_all(&wire).unwrap());
+    let mut b_read = b;
+    let reader = thread::spawn(move || {
+        let mut sink = vec![0u8; 1 << 16];
+        while let Ok(n) = b_read.read(&mut sink) {
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let counted = rt.block_on(async move {
+        a.set_nonblocking(true).unwrap();
+        let io = tokio::net::UnixStream::from_std(a).unwrap();
+        let mut ws = AsyncWebSocket::from_raw(io, Role::Server, &[], Config::default());
+        let mut buf = Vec::with_capacity(32 << 10);
+        // One echo step: returns whether a data message was echoed.
+        async fn step(
+            ws: &mut AsyncWebSocket<tokio::net::UnixStream>,
+            buf: &mut Vec<u8>,
+            owned: bool,
+        ) -> bool {
+            if owned {
+                let m = ws.next().await.unwrap().unwrap();
+                let data = m.is_data();
+                if data {
+                    ws.feed(m).await.unwrap();
+                }
+                data
+            } else {
+                let op = ws.read_into(buf).await.unwrap();
+                ws.feed_message(op, buf).await.unwrap();
+                true
+            }
+        }
+        let mut echoed = 0;
+        while echoed < warmup {
+            echoed += usize::from(step(&mut ws, &mut buf, owned).await);
+        }
+        COUNT.with(|c| c.set((true, 0)));
+        let mut echoed = 0;
+        let mut items = 0u64;
+        while echoed < MESSAGES {
+            echoed += usize::from(step(&mut ws, &mut buf, owned).await);
+            items += 1;
+        }
+        let n = COUNT.with(|c| {
+            let (_, n) = c.get();
+            c.set((false, 0));
+            n
+        });
+        if owned {
+            SinkExt::flush(&mut ws).await.unwrap();
+        } else {
+            ws.flush().await.unwrap();
+        }
+        (n, items)
+    });
+    writer.join().unwrap();
+    reader.join().unwrap();
+    counted
+}
+
+#[cfg(feature = "futures")]
+#[test]
+fn async_borrowed_echo_allocates_nothing() {
+    let (allocations, _) = run_async(false);
+    assert_eq!(allocations, 0, "{allocations} allocations in steady state");
+}
+
+#[cfg(feature = "futures")]
+#[test]
+fn stream_and_sink_echo_allocates_one_bytes_per_item() {
+    let (allocations, items) = run_async(true);
+    eprintln!(
+        "Stream + Sink echo: {allocations} allocations for {items} items ({MESSAGES} messages and \
+         their pings): {:.3} per item",
+        allocations as f64 / items as f64
+    );
+    assert_eq!(allocations, items, "one copy per item, nothing else");
+}

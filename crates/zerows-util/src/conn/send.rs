@@ -11,6 +11,8 @@
 use std::io::IoSlice;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use zerows_frame::{CloseCode, CloseFrame, Header, OpCode, Role, Rsv, apply_mask};
 
 use crate::config::Config;
@@ -37,13 +39,24 @@ pub(crate) enum CloseState {
     Finished { shut: bool },
 }
 
-/// A frame (or a message's run of frames) written from the caller's buffer, which the driver
-/// passes to every [`Sender::output`] call until it is written.
-#[derive(Clone, Copy, Debug)]
+/// Where a frame written without copying takes its payload from.
+#[derive(Clone, Debug)]
+enum Source {
+    /// The caller's buffer, by address and length: the driver passes it to every
+    /// [`Sender::output`] call until the frame is written, and `output` refuses any other.
+    /// Abandoned with its call.
+    Caller { addr: usize, len: usize },
+    /// Bytes the sender holds (a message given to a `Sink`): written by whichever call writes
+    /// next, never abandoned; copied into the queue ("spilled") when anything else must go out
+    /// behind it.
+    Owned(Bytes),
+}
+
+/// A frame (or a message's run of frames) written from a payload that is not copied: the
+/// caller's buffer or bytes the sender holds.
+#[derive(Clone, Debug)]
 struct Borrowed {
-    /// The caller's buffer, by address and length: `output` refuses any other.
-    addr: usize,
-    len: usize,
+    source: Source,
     /// The current frame: `head[..head_len]`, then `payload[at..end]`; `sent` of its bytes written.
     head: [u8; Header::MAX_LEN],
     head_len: u8,
@@ -61,6 +74,39 @@ struct Borrowed {
 impl Borrowed {
     fn frame_len(&self) -> usize {
         self.head_len as usize + self.end - self.at
+    }
+
+    /// The payload's length.
+    fn len(&self) -> usize {
+        match &self.source {
+            Source::Caller { len, .. } => *len,
+            Source::Owned(bytes) => bytes.len(),
+        }
+    }
+
+    /// The payload: the bytes held, or `caller` if it is the buffer this frame was started with.
+    fn payload<'a>(&'a self, caller: &'a [u8]) -> Option<&'a [u8]> {
+        match &self.source {
+            Source::Owned(bytes) => Some(bytes),
+            Source::Caller { addr, len }
+                if *addr == caller.as_ptr() as usize && *len == caller.len() =>
+            {
+                Some(caller)
+            }
+            Source::Caller { .. } => None,
+        }
+    }
+
+    /// What is left to write of the current frame: header, then payload.
+    fn rest<'a>(&'a self, payload: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+        let head = &self.head[..self.head_len as usize];
+        let hs = self.sent.min(head.len());
+        let ps = self.sent.saturating_sub(head.len());
+        (&head[hs..], &payload[self.at + ps..self.end])
+    }
+
+    fn is_owned(&self) -> bool {
+        matches!(self.source, Source::Owned(_))
     }
 }
 
@@ -160,13 +206,11 @@ impl Sender {
             (queue, control)
         };
         let (head, body) = match &self.borrowed {
-            Some(b) if b.addr == caller.as_ptr() as usize && b.len == caller.len() => {
-                let head = &b.head[..b.head_len as usize];
-                let hs = b.sent.min(head.len());
-                let ps = b.sent.saturating_sub(head.len());
-                (&head[hs..], &caller[b.at + ps..b.end])
-            }
-            _ => (&[][..], &[][..]),
+            Some(b) => match b.payload(caller) {
+                Some(payload) => b.rest(payload),
+                None => (&[][..], &[][..]),
+            },
+            None => (&[][..], &[][..]),
         };
         [
             IoSlice::new(first),
@@ -258,11 +302,43 @@ impl Sender {
     /// its buffer was abandoned (a dropped future). Not started: it is dropped (that message was
     /// not sent). Started: the stream now ends mid-frame, and nothing more can be written.
     fn abandon(&mut self) {
+        if self.borrowed.as_ref().is_some_and(Borrowed::is_owned) {
+            return;
+        }
         if let Some(b) = self.borrowed.take()
             && b.sent > 0
         {
             self.poisoned = true;
         }
+    }
+
+    /// Something must go out behind a held (owned) frame: what is left of it moves into the queue,
+    /// in order, so that the new output follows it. A server's frames only (a client's are always
+    /// queued), so nothing is masked here.
+    fn spill(&mut self) {
+        let Some(b) = self.borrowed.take_if(|b| b.is_owned()) else {
+            return;
+        };
+        let Source::Owned(bytes) = &b.source else {
+            return;
+        };
+        if self.queue.capacity() == 0 {
+            self.queue = crate::pool::take(self.pool(), 0);
+        }
+        let (head, body) = b.rest(bytes);
+        self.queue.extend_from_slice(head);
+        crate::copy::extend(&mut self.queue, body);
+        if !b.raw && b.end < b.len() {
+            self.queue_message(OpCode::Continuation, Rsv::NONE, &bytes[b.end..], b.fin);
+        }
+    }
+
+    /// Whether a message held by the sender waits to be written, or the queue is full: a `Sink`
+    /// writes before it takes the next message.
+    pub(crate) fn backlogged(&self) -> bool {
+        self.has_output()
+            && (self.borrowed.as_ref().is_some_and(Borrowed::is_owned)
+                || self.queue.len() - self.qpos >= self.write_buffer())
     }
 
     /// Before a read uses the output.
@@ -275,6 +351,7 @@ impl Sender {
     /// Whether data may be written now.
     fn check_writable(&mut self) -> Result<(), Error> {
         self.abandon();
+        self.spill();
         if self.poisoned {
             return Err(Error::InvalidInput(Misuse::Poisoned));
         }
@@ -355,9 +432,17 @@ impl Sender {
 
     /// Starts a run of borrowed frames over `payload[..]` (its first frame); see `queue_message`.
     fn borrow(&mut self, opcode: OpCode, rsv: Rsv, payload: &[u8], raw: bool, fin: bool) {
-        let mut b = Borrowed {
+        let source = Source::Caller {
             addr: payload.as_ptr() as usize,
             len: payload.len(),
+        };
+        self.borrow_from(source, opcode, rsv, raw, fin);
+    }
+
+    /// Starts a run of frames over a payload the sender does not copy.
+    fn borrow_from(&mut self, source: Source, opcode: OpCode, rsv: Rsv, raw: bool, fin: bool) {
+        let mut b = Borrowed {
+            source,
             head: [0; Header::MAX_LEN],
             head_len: 0,
             at: 0,
@@ -369,7 +454,7 @@ impl Sender {
             raw,
         };
         if raw {
-            b.end = payload.len();
+            b.end = b.len();
         } else {
             self.frame_header(&mut b, 0);
         }
@@ -378,13 +463,13 @@ impl Sender {
 
     /// Sets `b` up for the frame that starts at `at` of its payload.
     fn frame_header(&mut self, b: &mut Borrowed, at: usize) {
-        let end = self.frame_end(at, b.len);
+        let end = self.frame_end(at, b.len());
         let (op, rsv) = if at == 0 {
             (b.opcode, b.rsv)
         } else {
             (OpCode::Continuation, Rsv::NONE)
         };
-        let h = self.header(op, b.fin && end == b.len, rsv, end - at);
+        let h = self.header(op, b.fin && end == b.len(), rsv, end - at);
         b.head_len = h.encode(&mut b.head).unwrap_or(0) as u8;
         b.at = at;
         b.end = end;
@@ -396,7 +481,7 @@ impl Sender {
         let Some(mut b) = self.borrowed.take() else {
             return;
         };
-        if !b.raw && b.end < b.len {
+        if !b.raw && b.end < b.len() {
             let at = b.end;
             self.frame_header(&mut b, at);
             self.borrowed = Some(b);
@@ -412,6 +497,31 @@ impl Sender {
         payload: &[u8],
         flush: bool,
     ) -> Result<(), Error> {
+        if !self.encoded(opcode, payload, flush)? {
+            self.plain(opcode, payload, true, flush);
+        }
+        Ok(())
+    }
+
+    /// A whole data message whose payload the sender keeps (a `Sink`'s): queued as
+    /// [`message`](Self::message) does, or, when a server would write it from the caller's
+    /// buffer, held without a copy until it is written.
+    pub(crate) fn message_owned(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
+        if self.encoded(opcode, &payload, false)? {
+            return Ok(());
+        }
+        if self.direct(payload.len(), false) {
+            // Moved, not cloned: cloning a `Vec`-backed `Bytes` allocates.
+            self.borrow_from(Source::Owned(payload), opcode, Rsv::NONE, false, true);
+        } else {
+            self.plain(opcode, &payload, true, false);
+        }
+        Ok(())
+    }
+
+    /// Checks a data message may be sent, and sends it through the extension's encoder if one
+    /// was negotiated and transforms it (then `true`: queued).
+    fn encoded(&mut self, opcode: OpCode, payload: &[u8], flush: bool) -> Result<bool, Error> {
         if !matches!(opcode, OpCode::Text | OpCode::Binary) {
             return Err(Error::InvalidInput(Misuse::NotData));
         }
@@ -428,11 +538,10 @@ impl Sender {
             self.ext = Some(ext);
             if rsv.map_err(Error::Extension)?.is_some() {
                 self.flush |= flush;
-                return Ok(());
+                return Ok(true);
             }
         }
-        self.plain(opcode, payload, true, flush);
-        Ok(())
+        Ok(false)
     }
 
     /// Frames `payload` untransformed: from the caller's buffer or copied into the queue.
@@ -523,6 +632,16 @@ impl Sender {
     /// endpoint answer only the latest ping); anything else moves an unwritten slot into the queue
     /// (keeping the order) or, behind a slot being written, waits in the queue.
     fn put_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        // A control frame may go between the frames of a message, not inside one (RFC 6455 §5.4,
+        // §5.5): ahead of a held frame not yet started (the slot is written first), behind the
+        // rest of one that is.
+        if self
+            .borrowed
+            .as_ref()
+            .is_some_and(|b| b.is_owned() && b.sent > 0)
+        {
+            self.spill();
+        }
         let mut frame = [0u8; MAX_CONTROL];
         let mask = self.mask();
         let n = zerows_frame::encode_frame(&mut frame, opcode, true, mask, payload).unwrap_or(0);
@@ -680,5 +799,91 @@ impl Fragments {
 
     pub(crate) fn sent(&mut self) {
         self.buf.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything the sender has to write, as the wire would carry it (`caller`: the buffer of
+    /// the last command, as a driver passes it).
+    fn drain_with(tx: &mut Sender, caller: &[u8]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        while tx.has_output() {
+            let n: usize = tx.output(caller).iter().map(|s| s.len()).sum();
+            assert!(n > 0, "output pending but nothing to write");
+            for s in tx.output(caller) {
+                wire.extend_from_slice(&s);
+            }
+            tx.advance(n);
+        }
+        wire
+    }
+
+    fn drain(tx: &mut Sender) -> Vec<u8> {
+        drain_with(tx, &[])
+    }
+
+    fn server() -> Sender {
+        Sender::new(Role::Server, &Arc::new(Config::default()))
+    }
+
+    fn frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        zerows_frame::encode_frame_vec(&mut out, opcode, true, None, payload);
+        out
+    }
+
+    /// A held (owned) frame partly written when a pong is due: the pong waits for the frame's
+    /// end (RFC 6455 §5.4: control frames go between frames, never inside one).
+    #[test]
+    fn a_pong_waits_behind_a_held_frame_that_started() {
+        let mut tx = server();
+        let big = Bytes::from(vec![5u8; 40_000]);
+        tx.message_owned(OpCode::Binary, big.clone()).unwrap();
+        tx.advance(100);
+        tx.auto_pong(b"p");
+        let wire = drain(&mut tx);
+        let mut want = frame(OpCode::Binary, &big)[100..].to_vec();
+        want.extend(frame(OpCode::Pong, b"p"));
+        assert_eq!(wire, want);
+    }
+
+    /// A held frame not yet started: the pong goes first, without copying the held message.
+    #[test]
+    fn a_pong_goes_ahead_of_a_held_frame_not_started() {
+        let mut tx = server();
+        let big = Bytes::from(vec![5u8; 40_000]);
+        tx.message_owned(OpCode::Binary, big.clone()).unwrap();
+        tx.auto_pong(b"p");
+        assert_eq!(tx.queue.capacity(), 0, "nothing copied");
+        let mut want = frame(OpCode::Pong, b"p");
+        want.extend(frame(OpCode::Binary, &big));
+        assert_eq!(drain(&mut tx), want);
+    }
+
+    /// A data message after a held one that has not been written: the held one goes first.
+    #[test]
+    fn data_after_a_held_message_keeps_the_order() {
+        let mut tx = server();
+        let big = Bytes::from(vec![5u8; 40_000]);
+        tx.message_owned(OpCode::Binary, big.clone()).unwrap();
+        tx.advance(7);
+        let after = b"after";
+        tx.message(OpCode::Text, after, false).unwrap();
+        let mut want = frame(OpCode::Binary, &big)[7..].to_vec();
+        want.extend(frame(OpCode::Text, after));
+        assert_eq!(drain_with(&mut tx, after), want);
+    }
+
+    /// A held frame is never abandoned by a read (only a caller's frame is).
+    #[test]
+    fn a_read_does_not_abandon_a_held_frame() {
+        let mut tx = server();
+        let big = Bytes::from(vec![1u8; 20_000]);
+        tx.message_owned(OpCode::Binary, big.clone()).unwrap();
+        tx.before_read();
+        assert_eq!(drain(&mut tx), frame(OpCode::Binary, &big));
     }
 }
