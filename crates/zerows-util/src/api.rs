@@ -11,6 +11,112 @@
 //! - `fn drive<H: Steps>(io: &mut S, steps: &mut H) -> Result<(), Error>`: run a handshake;
 //! - fields `conn: Connection`, `io: S`, `shared: Shared`.
 
+/// The part of `read`'s docs that shows code: the borrow of the returned [`Message`] and what to
+/// do instead, once per world (`()` blocking, `(async)` tokio), so that each world's doctests
+/// compile its own code.
+macro_rules! read_borrow_docs {
+    () => {
+        r#"
+# Why the natural echo does not compile (E0499)
+
+The message borrows the connection (the `&mut self` of `read` lives as long as the message): the
+next read reuses the buffers the message points into, so the connection cannot be used again —
+not even to send — while the message is alive:
+
+```compile_fail,E0499
+use std::net::TcpStream;
+use zerows_util::{Error, WebSocket};
+
+fn echo(ws: &mut WebSocket<TcpStream>) -> Result<(), Error> {
+    let m = ws.read()?;
+    ws.send_message(m.opcode(), m.payload())?; // E0499: `*ws` is still borrowed by `m`
+    Ok(())
+}
+```
+
+What to do instead: read a data message into a buffer of your own with
+[`read_into`](Self::read_into) (one copy, the buffer reused), then send or
+[`feed_message`](Self::feed_message) it; or [`split`](Self::split) the connection and read on
+the read half while you write on the write half (no copy at all); or copy what you need out of
+the message and drop it before the next call (the `futures` feature's `OwnedMessage` is such
+a copy).
+
+```
+use std::net::TcpStream;
+use zerows_util::{Error, OpCode, WebSocket};
+
+// One buffer for the whole connection: no allocation per message.
+fn echo(ws: &mut WebSocket<TcpStream>, buf: &mut Vec<u8>) -> Result<(), Error> {
+    let opcode: OpCode = ws.read_into(buf)?; // pings answered on the way
+    ws.feed_message(opcode, buf)?; // written before the next read waits
+    Ok(())
+}
+
+// The halves: the message borrows the read half only.
+fn echo_split(ws: WebSocket<TcpStream>) -> Result<(), Error> {
+    let (mut read, write) = ws.split()?;
+    loop {
+        let m = read.read()?;
+        if m.is_data() {
+            write.send_message(m.opcode(), m.payload())?;
+        }
+    }
+}
+```
+"#
+    };
+    (async) => {
+        r#"
+# Why the natural echo does not compile (E0499)
+
+The message borrows the connection (the `&mut self` of `read` lives as long as the message): the
+next read reuses the buffers the message points into, so the connection cannot be used again —
+not even to send — while the message is alive:
+
+```compile_fail,E0499
+use tokio::net::TcpStream;
+use zerows_util::{AsyncWebSocket, Error};
+
+async fn echo(ws: &mut AsyncWebSocket<TcpStream>) -> Result<(), Error> {
+    let m = ws.read().await?;
+    ws.send_message(m.opcode(), m.payload()).await?; // E0499: `*ws` is still borrowed by `m`
+    Ok(())
+}
+```
+
+What to do instead: read a data message into a buffer of your own with
+[`read_into`](Self::read_into) (one copy, the buffer reused), then send or
+[`feed_message`](Self::feed_message) it; or [`split`](Self::split) the connection and read on
+the read half while another task (or the same one) writes on the write half (no copy at all); or
+copy what you need out of the message and drop it before the next call (the `futures`
+feature's `OwnedMessage` is such a copy).
+
+```
+use tokio::net::TcpStream;
+use zerows_util::{AsyncWebSocket, Error, OpCode};
+
+// One buffer for the whole connection: no allocation per message.
+async fn echo(ws: &mut AsyncWebSocket<TcpStream>, buf: &mut Vec<u8>) -> Result<(), Error> {
+    let opcode: OpCode = ws.read_into(buf).await?; // pings answered on the way
+    ws.feed_message(opcode, buf).await?; // written when the next read has to wait
+    Ok(())
+}
+
+// The halves: the message borrows the read half only.
+async fn echo_split(ws: AsyncWebSocket<TcpStream>) -> Result<(), Error> {
+    let (mut read, write) = ws.split();
+    loop {
+        let m = read.read().await?;
+        if m.is_data() {
+            write.send_message(m.opcode(), m.payload()).await?;
+        }
+    }
+}
+```
+"#
+    };
+}
+
 /// The whole connection's methods. `$($async)?` is `async` or nothing, `$($aw)*` is `.await` or
 /// nothing.
 macro_rules! connection_api {
@@ -130,13 +236,15 @@ macro_rules! connection_api {
             self.conn.release_buffers();
         }
 
-        /// Reads the next message or control frame; see [`Message`] for what borrows what.
+        /// Reads the next message or control frame, borrowed from the connection's buffers until
+        /// the next call on the connection (see below, and [`Message`]).
         ///
         /// Pings are answered (with [`Config::auto_pong`]) and the peer's close is echoed before
         /// they are returned. A protocol violation or exceeded limit sends the matching close
         /// frame (1002, 1007, 1009), waits at most [`Config::close_timeout`] for the peer to
         /// close, and returns [`Error::Protocol`] (or [`Error::Extension`]). After the peer's close
         /// (returned as [`Message::Close`]) or an error, reads return [`Error::Closed`].
+        #[doc = read_borrow_docs!($($async)?)]
         pub $($async)? fn read(&mut self) -> Result<Message<'_>, Error> {
             let item = self.next_item()$($aw)*?;
             Ok(self.conn.view(item).unwrap_or(Message::Binary(&[])))
@@ -306,7 +414,8 @@ macro_rules! write_half_api {
 macro_rules! read_half_api {
     ($($async:ident)?, {$($aw:tt)*}, $($agreed:ident).+) => {
         /// Reads the next message or control frame, as the whole connection's `read` does (its
-        /// replies go out through the write half's lock).
+        /// replies go out through the write half's lock). The message borrows this half only:
+        /// send it on the write half while you hold it.
         pub $($async)? fn read(&mut self) -> Result<Message<'_>, Error> {
             let item = self.next_item()$($aw)*?;
             Ok(crate::conn::view(&self.rx, item).unwrap_or(Message::Binary(&[])))
