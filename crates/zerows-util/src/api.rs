@@ -262,6 +262,34 @@ macro_rules! connection_api {
             }
         }
 
+        /// Reads the next data message as JSON (gorilla's `ReadJSON`, x/net's `JSON.Receive`),
+        /// deserialized straight from the connection's buffer: `T` may borrow from it, so a `T`
+        /// without owned fields costs no copy and no allocation. A `&str` field borrows a string
+        /// without escapes and fails on one with escapes: take text as `#[serde(borrow)]
+        /// Cow<'a, str>`, which borrows when it can. A
+        /// [`DeserializeOwned`](serde::de::DeserializeOwned) `T` works too. Control frames on the way are handled as [`read`](Self::read) handles them; the
+        /// peer's close is answered and returned as [`Error::Closed`].
+        ///
+        /// Text and binary messages are both parsed (as gorilla does: many protocols send JSON
+        /// in binary frames); the bytes must be UTF-8 JSON either way (RFC 8259 §8.1).
+        ///
+        /// A message that is not JSON of type `T` returns [`Error::Json`]: an error of this call
+        /// only, not of the connection — no close frame is sent, the message is consumed, and
+        /// the next read returns the next message.
+        #[cfg(feature = "json")]
+        pub $($async)? fn read_json<'a, T: ::serde::Deserialize<'a>>(
+            &'a mut self,
+        ) -> Result<T, Error> {
+            loop {
+                let item = self.next_item()$($aw)*?;
+                if let Some(wanted) = crate::json::wanted(item) {
+                    wanted?;
+                    break;
+                }
+            }
+            crate::json::decode(self.conn.rx())
+        }
+
         /// Sends a data message (`Text` or `Binary`), after anything fed before it, in frames of
         /// at most [`Config::max_send_frame_size`]; through the extension if one was agreed. A
         /// server's frame is written from `payload` with its header in one vectored write (no
@@ -299,6 +327,24 @@ macro_rules! connection_api {
         /// Sends a binary message.
         pub $($async)? fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
             self.send_message(OpCode::Binary, data)$($aw)*
+        }
+
+        /// Sends `value` as a text message of JSON (gorilla's `WriteJSON`, x/net's `JSON.Send`),
+        /// as [`send_message`](Self::send_message) sends. It is serialized into a buffer taken
+        /// from [`Config::pool`] and given back after the write, so with a pool (the default)
+        /// sending JSON allocates nothing in steady state; without one, each call allocates its
+        /// buffer (once for up to 256 bytes of JSON). A value that cannot be serialized (a map with non-string keys, a failing
+        /// `Serialize` impl) returns [`Error::Json`] and sends nothing.
+        #[cfg(feature = "json")]
+        pub $($async)? fn send_json<T: ::serde::Serialize + ?Sized>(
+            &mut self,
+            value: &T,
+        ) -> Result<(), Error> {
+            let pool = self.config().pool.clone();
+            let buf = crate::json::encode(pool.as_ref(), value)?;
+            let r = self.send_message(OpCode::Text, &buf)$($aw)*;
+            crate::json::give(pool.as_ref(), buf);
+            r
         }
 
         /// Sends any [`Message`]; `Close` starts the close handshake as [`close`](Self::close)
@@ -354,9 +400,10 @@ macro_rules! connection_api {
 }
 
 /// The write half's methods (`&self`: a lock inside). Each runs `$lock` to get the sender and the
-/// stream, then the command, then writes what it must.
+/// stream, then the command, then writes what it must. The last argument is the path to the
+/// half's `Arc<Config>`.
 macro_rules! write_half_api {
-    ($($async:ident)?, {$($aw:tt)*}) => {
+    ($($async:ident)?, {$($aw:tt)*}, $($config:ident).+) => {
         /// Sends a data message; see [`send_message`](Self::send_message) on the whole
         /// connection.
         pub $($async)? fn send_message(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
@@ -383,6 +430,20 @@ macro_rules! write_half_api {
         /// Sends a binary message.
         pub $($async)? fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
             self.send_message(OpCode::Binary, data)$($aw)*
+        }
+
+        /// Sends `value` as a text message of JSON; see [`send_json`](Self::send_json) on the
+        /// whole connection.
+        #[cfg(feature = "json")]
+        pub $($async)? fn send_json<T: ::serde::Serialize + ?Sized>(
+            &self,
+            value: &T,
+        ) -> Result<(), Error> {
+            let pool = self.$($config).+.pool.as_ref();
+            let buf = crate::json::encode(pool, value)?;
+            let r = self.send_message(OpCode::Text, &buf)$($aw)*;
+            crate::json::give(pool, buf);
+            r
         }
 
         /// Sends a ping (at most 125 bytes).
@@ -429,6 +490,23 @@ macro_rules! read_half_api {
                     return r;
                 }
             }
+        }
+
+        /// Reads the next data message as JSON, borrowed from this half's buffer; see
+        /// [`read_json`](Self::read_json) on the whole connection. Bad JSON is
+        /// [`Error::Json`] and leaves the connection open.
+        #[cfg(feature = "json")]
+        pub $($async)? fn read_json<'a, T: ::serde::Deserialize<'a>>(
+            &'a mut self,
+        ) -> Result<T, Error> {
+            loop {
+                let item = self.next_item()$($aw)*?;
+                if let Some(wanted) = crate::json::wanted(item) {
+                    wanted?;
+                    break;
+                }
+            }
+            crate::json::decode(&self.rx)
         }
 
         /// What the handshake agreed, if anything.
