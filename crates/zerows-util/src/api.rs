@@ -11,6 +11,112 @@
 //! - `fn drive<H: Steps>(io: &mut S, steps: &mut H) -> Result<(), Error>`: run a handshake;
 //! - fields `conn: Connection`, `io: S`, `shared: Shared`.
 
+/// The part of `read`'s docs that shows code: the borrow of the returned [`Message`] and what to
+/// do instead, once per world (`()` blocking, `(async)` tokio), so that each world's doctests
+/// compile its own code.
+macro_rules! read_borrow_docs {
+    () => {
+        r#"
+# Why the natural echo does not compile (E0499)
+
+The message borrows the connection (the `&mut self` of `read` lives as long as the message): the
+next read reuses the buffers the message points into, so the connection cannot be used again —
+not even to send — while the message is alive:
+
+```compile_fail,E0499
+use std::net::TcpStream;
+use zerows_util::{Error, WebSocket};
+
+fn echo(ws: &mut WebSocket<TcpStream>) -> Result<(), Error> {
+    let m = ws.read()?;
+    ws.send_message(m.opcode(), m.payload())?; // E0499: `*ws` is still borrowed by `m`
+    Ok(())
+}
+```
+
+What to do instead: read a data message into a buffer of your own with
+[`read_into`](Self::read_into) (one copy, the buffer reused), then send or
+[`feed_message`](Self::feed_message) it; or [`split`](Self::split) the connection and read on
+the read half while you write on the write half (no copy at all); or copy what you need out of
+the message and drop it before the next call (the `futures` feature's `OwnedMessage` is such
+a copy).
+
+```
+use std::net::TcpStream;
+use zerows_util::{Error, OpCode, WebSocket};
+
+// One buffer for the whole connection: no allocation per message.
+fn echo(ws: &mut WebSocket<TcpStream>, buf: &mut Vec<u8>) -> Result<(), Error> {
+    let opcode: OpCode = ws.read_into(buf)?; // pings answered on the way
+    ws.feed_message(opcode, buf)?; // written before the next read waits
+    Ok(())
+}
+
+// The halves: the message borrows the read half only.
+fn echo_split(ws: WebSocket<TcpStream>) -> Result<(), Error> {
+    let (mut read, write) = ws.split()?;
+    loop {
+        let m = read.read()?;
+        if m.is_data() {
+            write.send_message(m.opcode(), m.payload())?;
+        }
+    }
+}
+```
+"#
+    };
+    (async) => {
+        r#"
+# Why the natural echo does not compile (E0499)
+
+The message borrows the connection (the `&mut self` of `read` lives as long as the message): the
+next read reuses the buffers the message points into, so the connection cannot be used again —
+not even to send — while the message is alive:
+
+```compile_fail,E0499
+use tokio::net::TcpStream;
+use zerows_util::{AsyncWebSocket, Error};
+
+async fn echo(ws: &mut AsyncWebSocket<TcpStream>) -> Result<(), Error> {
+    let m = ws.read().await?;
+    ws.send_message(m.opcode(), m.payload()).await?; // E0499: `*ws` is still borrowed by `m`
+    Ok(())
+}
+```
+
+What to do instead: read a data message into a buffer of your own with
+[`read_into`](Self::read_into) (one copy, the buffer reused), then send or
+[`feed_message`](Self::feed_message) it; or [`split`](Self::split) the connection and read on
+the read half while another task (or the same one) writes on the write half (no copy at all); or
+copy what you need out of the message and drop it before the next call (the `futures`
+feature's `OwnedMessage` is such a copy).
+
+```
+use tokio::net::TcpStream;
+use zerows_util::{AsyncWebSocket, Error, OpCode};
+
+// One buffer for the whole connection: no allocation per message.
+async fn echo(ws: &mut AsyncWebSocket<TcpStream>, buf: &mut Vec<u8>) -> Result<(), Error> {
+    let opcode: OpCode = ws.read_into(buf).await?; // pings answered on the way
+    ws.feed_message(opcode, buf).await?; // written when the next read has to wait
+    Ok(())
+}
+
+// The halves: the message borrows the read half only.
+async fn echo_split(ws: AsyncWebSocket<TcpStream>) -> Result<(), Error> {
+    let (mut read, write) = ws.split();
+    loop {
+        let m = read.read().await?;
+        if m.is_data() {
+            write.send_message(m.opcode(), m.payload()).await?;
+        }
+    }
+}
+```
+"#
+    };
+}
+
 /// The whole connection's methods. `$($async)?` is `async` or nothing, `$($aw)*` is `.await` or
 /// nothing.
 macro_rules! connection_api {
@@ -130,13 +236,15 @@ macro_rules! connection_api {
             self.conn.release_buffers();
         }
 
-        /// Reads the next message or control frame; see [`Message`] for what borrows what.
+        /// Reads the next message or control frame, borrowed from the connection's buffers until
+        /// the next call on the connection (see below, and [`Message`]).
         ///
         /// Pings are answered (with [`Config::auto_pong`]) and the peer's close is echoed before
         /// they are returned. A protocol violation or exceeded limit sends the matching close
         /// frame (1002, 1007, 1009), waits at most [`Config::close_timeout`] for the peer to
         /// close, and returns [`Error::Protocol`] (or [`Error::Extension`]). After the peer's close
         /// (returned as [`Message::Close`]) or an error, reads return [`Error::Closed`].
+        #[doc = read_borrow_docs!($($async)?)]
         pub $($async)? fn read(&mut self) -> Result<Message<'_>, Error> {
             let item = self.next_item()$($aw)*?;
             Ok(self.conn.view(item).unwrap_or(Message::Binary(&[])))
@@ -152,6 +260,34 @@ macro_rules! connection_api {
                     return r;
                 }
             }
+        }
+
+        /// Reads the next data message as JSON (gorilla's `ReadJSON`, x/net's `JSON.Receive`),
+        /// deserialized straight from the connection's buffer: `T` may borrow from it, so a `T`
+        /// without owned fields costs no copy and no allocation. A `&str` field borrows a string
+        /// without escapes and fails on one with escapes: take text as `#[serde(borrow)]
+        /// Cow<'a, str>`, which borrows when it can. A
+        /// [`DeserializeOwned`](serde::de::DeserializeOwned) `T` works too. Control frames on the way are handled as [`read`](Self::read) handles them; the
+        /// peer's close is answered and returned as [`Error::Closed`].
+        ///
+        /// Text and binary messages are both parsed (as gorilla does: many protocols send JSON
+        /// in binary frames); the bytes must be UTF-8 JSON either way (RFC 8259 §8.1).
+        ///
+        /// A message that is not JSON of type `T` returns [`Error::Json`]: an error of this call
+        /// only, not of the connection — no close frame is sent, the message is consumed, and
+        /// the next read returns the next message.
+        #[cfg(feature = "json")]
+        pub $($async)? fn read_json<'a, T: ::serde::Deserialize<'a>>(
+            &'a mut self,
+        ) -> Result<T, Error> {
+            loop {
+                let item = self.next_item()$($aw)*?;
+                if let Some(wanted) = crate::json::wanted(item) {
+                    wanted?;
+                    break;
+                }
+            }
+            crate::json::decode(self.conn.rx())
         }
 
         /// Sends a data message (`Text` or `Binary`), after anything fed before it, in frames of
@@ -191,6 +327,24 @@ macro_rules! connection_api {
         /// Sends a binary message.
         pub $($async)? fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
             self.send_message(OpCode::Binary, data)$($aw)*
+        }
+
+        /// Sends `value` as a text message of JSON (gorilla's `WriteJSON`, x/net's `JSON.Send`),
+        /// as [`send_message`](Self::send_message) sends. It is serialized into a buffer taken
+        /// from [`Config::pool`] and given back after the write, so with a pool (the default)
+        /// sending JSON allocates nothing in steady state; without one, each call allocates its
+        /// buffer (once for up to 256 bytes of JSON). A value that cannot be serialized (a map with non-string keys, a failing
+        /// `Serialize` impl) returns [`Error::Json`] and sends nothing.
+        #[cfg(feature = "json")]
+        pub $($async)? fn send_json<T: ::serde::Serialize + ?Sized>(
+            &mut self,
+            value: &T,
+        ) -> Result<(), Error> {
+            let pool = self.config().pool.clone();
+            let buf = crate::json::encode(pool.as_ref(), value)?;
+            let r = self.send_message(OpCode::Text, &buf)$($aw)*;
+            crate::json::give(pool.as_ref(), buf);
+            r
         }
 
         /// Sends any [`Message`]; `Close` starts the close handshake as [`close`](Self::close)
@@ -246,9 +400,10 @@ macro_rules! connection_api {
 }
 
 /// The write half's methods (`&self`: a lock inside). Each runs `$lock` to get the sender and the
-/// stream, then the command, then writes what it must.
+/// stream, then the command, then writes what it must. The last argument is the path to the
+/// half's `Arc<Config>`.
 macro_rules! write_half_api {
-    ($($async:ident)?, {$($aw:tt)*}) => {
+    ($($async:ident)?, {$($aw:tt)*}, $($config:ident).+) => {
         /// Sends a data message; see [`send_message`](Self::send_message) on the whole
         /// connection.
         pub $($async)? fn send_message(&self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
@@ -275,6 +430,20 @@ macro_rules! write_half_api {
         /// Sends a binary message.
         pub $($async)? fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
             self.send_message(OpCode::Binary, data)$($aw)*
+        }
+
+        /// Sends `value` as a text message of JSON; see [`send_json`](Self::send_json) on the
+        /// whole connection.
+        #[cfg(feature = "json")]
+        pub $($async)? fn send_json<T: ::serde::Serialize + ?Sized>(
+            &self,
+            value: &T,
+        ) -> Result<(), Error> {
+            let pool = self.$($config).+.pool.as_ref();
+            let buf = crate::json::encode(pool, value)?;
+            let r = self.send_message(OpCode::Text, &buf)$($aw)*;
+            crate::json::give(pool, buf);
+            r
         }
 
         /// Sends a ping (at most 125 bytes).
@@ -306,7 +475,8 @@ macro_rules! write_half_api {
 macro_rules! read_half_api {
     ($($async:ident)?, {$($aw:tt)*}, $($agreed:ident).+) => {
         /// Reads the next message or control frame, as the whole connection's `read` does (its
-        /// replies go out through the write half's lock).
+        /// replies go out through the write half's lock). The message borrows this half only:
+        /// send it on the write half while you hold it.
         pub $($async)? fn read(&mut self) -> Result<Message<'_>, Error> {
             let item = self.next_item()$($aw)*?;
             Ok(crate::conn::view(&self.rx, item).unwrap_or(Message::Binary(&[])))
@@ -320,6 +490,23 @@ macro_rules! read_half_api {
                     return r;
                 }
             }
+        }
+
+        /// Reads the next data message as JSON, borrowed from this half's buffer; see
+        /// [`read_json`](Self::read_json) on the whole connection. Bad JSON is
+        /// [`Error::Json`] and leaves the connection open.
+        #[cfg(feature = "json")]
+        pub $($async)? fn read_json<'a, T: ::serde::Deserialize<'a>>(
+            &'a mut self,
+        ) -> Result<T, Error> {
+            loop {
+                let item = self.next_item()$($aw)*?;
+                if let Some(wanted) = crate::json::wanted(item) {
+                    wanted?;
+                    break;
+                }
+            }
+            crate::json::decode(&self.rx)
         }
 
         /// What the handshake agreed, if anything.

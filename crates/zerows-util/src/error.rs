@@ -25,6 +25,12 @@ pub enum Error {
     AbnormalClosure,
     /// The application asked for something the protocol does not allow.
     InvalidInput(Misuse),
+    /// `send_json` could not serialize the value (nothing was sent), or the message `read_json`
+    /// read was not JSON of the type asked for: bad syntax, bytes that are not UTF-8, or the wrong
+    /// shape. Only this call failed: the message was consumed, no close frame was sent, and the
+    /// next read returns the next message.
+    #[cfg(feature = "json")]
+    Json(serde_json::Error),
 }
 
 /// What was wrong with a request of the application (never something the peer did, nor the
@@ -81,6 +87,8 @@ impl fmt::Display for Error {
             Error::Closed => f.write_str("connection closed"),
             Error::AbnormalClosure => f.write_str("connection lost without a close frame"),
             Error::InvalidInput(what) => write!(f, "invalid input: {}", what.as_str()),
+            #[cfg(feature = "json")]
+            Error::Json(e) => write!(f, "JSON: {e}"),
         }
     }
 }
@@ -140,6 +148,8 @@ impl std::error::Error for Error {
             Error::Extension(e) => Some(e),
             Error::Handshake(e) => Some(e),
             Error::InvalidInput(m) => Some(m),
+            #[cfg(feature = "json")]
+            Error::Json(e) => Some(e),
             Error::Closed | Error::AbnormalClosure => None,
         }
     }
@@ -167,6 +177,8 @@ impl From<Error> for io::Error {
             Error::Closed => io::Error::new(io::ErrorKind::NotConnected, e),
             Error::AbnormalClosure => io::Error::new(io::ErrorKind::UnexpectedEof, e),
             Error::InvalidInput(_) => io::Error::new(io::ErrorKind::InvalidInput, e),
+            #[cfg(feature = "json")]
+            Error::Json(_) => io::Error::new(io::ErrorKind::InvalidData, e),
         }
     }
 }
@@ -184,6 +196,8 @@ mod tests {
             Error::Extension(crate::ExtensionError::TOO_BIG),
             Error::Handshake(zerows_upgrade::Error::MissingKey),
             Error::InvalidInput(Misuse::ControlTooLong),
+            #[cfg(feature = "json")]
+            Error::Json(serde_json::from_slice::<u8>(b"[").unwrap_err()),
         ];
         for e in cases {
             let source = e.source().map(ToString::to_string);

@@ -41,12 +41,12 @@
 //! |---|---|---|
 //! | handshake | `accept(io)`, `accept_with_config(io, config)`, `accept_with_upgrader(io, &mut upgrader, config)`, `connect(io, &request)`, `connect_with_config(io, &request, config)`; `from_raw(io, role, leftover, config)` | the same, `async` |
 //! | what was agreed | [`agreed`](WebSocket::agreed) → [`Agreed`]: subprotocol, extensions, kept headers | the same |
-//! | read | `read()` → [`Message`], `read_into(&mut buf)` → [`OpCode`], `message_reader()` → [`MessageReader`] | the same, `async`; [`AsyncMessageReader`] |
-//! | write | `send_message(op, payload)`, `send_text`, `send_binary`, `send(Message)`, `feed_message`, `flush()`, `send_prepared`, `ping`, `pong`, `message_writer(op)` → [`MessageWriter`] | the same, `async`; [`AsyncMessageWriter`] |
+//! | read | `read()` → [`Message`], `read_into(&mut buf)` → [`OpCode`], `message_reader()` → [`MessageReader`]; `read_json()` (feature `json`) | the same, `async`; [`AsyncMessageReader`] |
+//! | write | `send_message(op, payload)`, `send_text`, `send_binary`, `send(Message)`, `feed_message`, `flush()`, `send_prepared`, `ping`, `pong`, `message_writer(op)` → [`MessageWriter`]; `send_json(&value)` (feature `json`) | the same, `async`; [`AsyncMessageWriter`] |
 //! | close | `close(code, reason)`, `is_closed()` | the same |
 //! | halves | `split()` → [`ReadHalf`] + [`WriteHalf`]; `ReadHalf::reunite(write)` | `split()` → [`AsyncReadHalf`] + [`AsyncWriteHalf`]; `reunite` |
-//! | read half | `read`, `read_into`, `message_reader`, `agreed` | the same, `async` |
-//! | write half (`&self`) | `send_message`, `feed_message`, `flush`, `send_text`, `send_binary`, `ping`, `pong`, `send_prepared`, `close`, `message_writer`, `is_closed` | the same, `async` |
+//! | read half | `read`, `read_into`, `read_json`, `message_reader`, `agreed` | the same, `async` |
+//! | write half (`&self`) | `send_message`, `feed_message`, `flush`, `send_text`, `send_binary`, `send_json`, `ping`, `pong`, `send_prepared`, `close`, `message_writer`, `is_closed` | the same, `async` |
 //! | stream and settings | `get_ref`, `get_mut`, `into_inner`, `role`, `config`, `release_buffers`, `set_extension` | the same |
 //!
 //! The streams differ as their worlds do: a blocking connection needs a [`Transport`]
@@ -94,9 +94,53 @@
 //! # Crate features
 //!
 //! - `tokio`: async connections over `tokio::io::AsyncRead + AsyncWrite`.
-//! - `deflate`: permessage-deflate (RFC 7692), see [`deflate`].
+//! - `deflate` (default): permessage-deflate (RFC 7692), see [`deflate`].
+//! - `json`: `send_json` and `read_json` on connections and halves, in both worlds (serde and
+//!   serde_json); below.
+#![cfg_attr(
+    feature = "json",
+    doc = r##"
+# Example: JSON (feature `json`)
+
+[`send_json`](WebSocket::send_json) sends a value as a text message, serialized into a pooled
+buffer; [`read_json`](WebSocket::read_json) reads the next data message (text or binary) and
+deserializes it from the connection's buffer, so `&str` fields borrow and cost no copy (a string
+with escapes cannot be borrowed as `&str`: take it as `#[serde(borrow)] Cow<'a, str>`, which
+borrows when it can). JSON that does not fit the type is [`Error::Json`], and the connection
+stays open.
+
+```
+use std::net::{TcpListener, TcpStream};
+use serde::{Deserialize, Serialize};
+use zerows_util::{Config, Error, Role, WebSocket};
+
+#[derive(Serialize, Deserialize)]
+struct Chat<'a> {
+    room: &'a str,
+    text: &'a str,
+}
+
+let listener = TcpListener::bind("127.0.0.1:0")?;
+let a = TcpStream::connect(listener.local_addr()?)?;
+let (b, _) = listener.accept()?;
+let mut client = WebSocket::from_raw(a, Role::Client, &[], Config::default());
+let mut server = WebSocket::from_raw(b, Role::Server, &[], Config::default());
+
+client.send_json(&Chat { room: "lobby", text: "hello" })?;
+let chat: Chat<'_> = server.read_json()?; // points into the server's buffer
+assert_eq!((chat.room, chat.text), ("lobby", "hello"));
+
+client.send_text(r#"{"room": 7}"#)?; // not a Chat: an error of this read only
+assert!(matches!(server.read_json::<Chat<'_>>(), Err(Error::Json(_))));
+client.send_json(&Chat { room: "lobby", text: "still open" })?;
+assert_eq!(server.read_json::<Chat<'_>>()?.text, "still open");
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+"##
+)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[macro_use]
 mod api;
@@ -111,6 +155,8 @@ mod extension;
 mod futures;
 mod handshake;
 pub mod helpers;
+#[cfg(feature = "json")]
+mod json;
 mod keepalive;
 mod keys;
 mod message;

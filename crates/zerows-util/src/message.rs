@@ -5,7 +5,13 @@ use zerows_frame::{CloseCode, CloseFrame, Header, OpCode};
 
 /// One thing read from a connection: a data message or a control frame (one event model).
 ///
-/// Data borrows the connection's buffers: it is valid until the next read.
+/// Data borrows the connection's buffers: it is valid until the next read. The borrow is the
+/// `&mut` one of [`read`](crate::WebSocket::read), so while a `Message` is alive its connection
+/// cannot be used at all, not even to send it back: `let m = ws.read()?; ws.send_message(..,
+/// m.payload())` is error E0499. Read into a buffer of your own with
+/// [`read_into`](crate::WebSocket::read_into), read and write on the two
+/// [`split`](crate::WebSocket::split) halves (the message borrows only the read half), or copy
+/// the message out (the `futures` feature's `OwnedMessage`); the docs of `read` show each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Message<'a> {
     /// A text message, valid UTF-8. (With `Config::validate_utf8(false)`, a text message that is

@@ -435,7 +435,7 @@ impl<S: Transport> WriteHalf<S> {
         done(io, tx, r, caller)
     }
 
-    write_half_api!(, {});
+    write_half_api!(, {}, shared.config);
 
     /// Streams one message in fragments; see [`WebSocket::message_writer`]. Holds the write lock
     /// until it is finished or dropped.

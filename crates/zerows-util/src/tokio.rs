@@ -586,7 +586,7 @@ impl<S: AsyncRead + AsyncWrite> AsyncWriteHalf<S> {
         Ok(())
     }
 
-    write_half_api!(async, {.await});
+    write_half_api!(async, {.await}, config);
 
     /// Streams one message in fragments; holds the write lock until it is finished or dropped.
     pub async fn message_writer(&self, opcode: OpCode) -> Result<AsyncMessageWriter<'_, S>, Error>

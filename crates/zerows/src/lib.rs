@@ -65,12 +65,15 @@
 //! - `std`: run-time SIMD detection (AVX2 masking, SIMD UTF-8) and, with `upgrade`, the
 //!   handshake's `std::io` entry points. `util` turns it on.
 //! - `http`: handshake interop with the `http` crate (hyper, axum).
+//! - `json`: `send_json` and `read_json` on every connection and half (serde, serde_json); bad
+//!   JSON is `Error::Json`, and the connection stays open.
 //! - `net` (default): [`net`]: dial by URL, proxies, timeouts ([`connect`], [`Dialer`]).
 //! - `tls` (default): `wss://` and TLS servers with rustls (aws-lc-rs provider chosen by the
 //!   crate) trusting Mozilla's roots; `native-roots` adds the platform's.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "frame")]
 #[doc(inline)]
