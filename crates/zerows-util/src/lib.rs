@@ -95,11 +95,16 @@
 //!
 //! - `tokio`: async connections over `tokio::io::AsyncRead + AsyncWrite`.
 //! - `deflate`: permessage-deflate (RFC 7692), see [`deflate`].
+//! - `hyper`: upgrade inside hyper 1.x in one call, see [`hyper`] (implies `tokio`).
+//! - `axum`: the axum 0.8 `WebSocketUpgrade` extractor, see [`axum`] (implies
+//!   `hyper`; no hyper dependency to add yourself).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 #[macro_use]
 mod api;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod config;
 pub mod conn;
 mod copy;
@@ -109,6 +114,8 @@ mod error;
 mod extension;
 mod handshake;
 pub mod helpers;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod keepalive;
 mod keys;
 mod message;
