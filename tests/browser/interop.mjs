@@ -40,22 +40,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { Sniffer, extensionsHeader } from './sniffer.mjs';
+// the browser binary and flags, shared with chat.mjs
+import { EXECUTABLE, FLAGS, PLUMBING } from './chromium.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const EXECUTABLE = process.env.CHROMIUM || '/usr/bin/chromium';
-// The browser flags. Playwright's own default switches are turned off (ignoreDefaultArgs); it gets
-// only what its pipe transport needs (PLUMBING) and a fresh profile directory.
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.*',
-];
-const PLUMBING = ['--remote-debugging-pipe', '--no-startup-window'];
 const SIZES = (process.env.INTEROP_SIZES || '0,1,125,126,65535,65536,1048576,16777216')
   .split(',').map((s) => Number(s.trim()));
 const VARIANTS = ['text-mixed', 'text-repetitive', 'binary-random', 'binary-repetitive'];
