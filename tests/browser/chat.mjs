@@ -10,11 +10,7 @@
 //   - a red page reloaded rejoins the room and chats again, both red pages see it;
 //   - a text over the server's 4 KiB limit is closed with 1009 (the Config's limit).
 // Exit status: 0 all checks passed, 1 a check failed, 2 setup error.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { EXECUTABLE, FLAGS, PLUMBING } from './chromium.mjs';
+import { EXECUTABLE, launchChromium } from './chromium.mjs';
 
 const port = Number(process.argv[2]);
 if (!Number.isInteger(port) || port <= 0) {
@@ -64,18 +60,11 @@ async function open(context, route) {
   return page;
 }
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'zerows-chat-profile-'));
 let browser;
+let closeBrowser;
 try {
-  browser = await chromium.launch({
-    executablePath: EXECUTABLE,
-    headless: true,
-    ignoreDefaultArgs: true,
-    args: [...FLAGS, `--user-data-dir=${profile}`, ...PLUMBING],
-    timeout: 60000,
-  });
+  ({ browser, close: closeBrowser } = await launchChromium());
 } catch (e) {
-  fs.rmSync(profile, { recursive: true, force: true });
   console.error(`chat.mjs: could not launch ${EXECUTABLE}: ${e.message}`);
   process.exit(2);
 }
@@ -142,8 +131,7 @@ try {
   failed += 1;
   console.log(`  FAIL  ${e.message.split('\n')[0]}`);
 } finally {
-  await browser.close().catch(() => {});
-  fs.rmSync(profile, { recursive: true, force: true });
+  await closeBrowser().catch(() => {});
 }
 
 console.log(`chat (${BASE}): ${passed} passed, ${failed} failed`);

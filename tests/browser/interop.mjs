@@ -35,13 +35,11 @@
 import http from 'node:http';
 import { X509Certificate, createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { Sniffer, extensionsHeader } from './sniffer.mjs';
 // the browser binary and flags, shared with chat.mjs
-import { EXECUTABLE, FLAGS, PLUMBING } from './chromium.mjs';
+import { EXECUTABLE, launchChromium } from './chromium.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SIZES = (process.env.INTEROP_SIZES || '0,1,125,126,65535,65536,1048576,16777216')
@@ -154,23 +152,8 @@ const showCommandLine = (cmd) => cmd.map((a) => (/[\s*]/.test(a) ? `'${a}'` : a)
 
 // Launches Chromium with FLAGS, `extra` and a fresh profile; returns { browser, cmd, close }.
 async function launch(extra) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'zerows-interop-profile-'));
-  const removeProfile = () => fs.rmSync(profile, { recursive: true, force: true });
-  let browser;
-  try {
-    browser = await chromium.launch({
-      executablePath: EXECUTABLE,
-      headless: true,
-      ignoreDefaultArgs: true,
-      args: [...FLAGS, ...extra, `--user-data-dir=${profile}`, ...PLUMBING],
-      timeout: 60000,
-    });
-  } catch (e) {
-    removeProfile();
-    throw e;
-  }
-  const cmd = browserCommandLine(profile);
-  return { browser, cmd, close: async () => { try { await browser.close(); } finally { removeProfile(); } } };
+  const { browser, profile, close } = await launchChromium(extra);
+  return { browser, cmd: browserCommandLine(profile), close };
 }
 
 async function openPage(browser, origin) {

@@ -97,6 +97,20 @@ struct ConnectionHooks<'a, H> {
     extension: Option<Extension>,
 }
 
+impl<'a, H: Hooks> ConnectionHooks<'a, H> {
+    /// An upgrader with `upgrader`'s limits whose hooks wrap its hooks.
+    fn around(upgrader: &'a mut Upgrader<H>, config: &'a Arc<Config>) -> Upgrader<Self> {
+        let limits = *upgrader.limits();
+        let hooks = ConnectionHooks {
+            inner: upgrader.hooks_mut(),
+            config,
+            agreed: Agreed::default(),
+            extension: None,
+        };
+        Upgrader::with_hooks(hooks).with_limits(limits)
+    }
+}
+
 impl<H: Hooks> Hooks for ConnectionHooks<'_, H> {
     fn on_request(&mut self, target: &str) -> HookResult {
         self.inner.on_request(target)
@@ -152,14 +166,7 @@ pub(crate) fn accept_http<B, H: Hooks>(
     config: &Arc<Config>,
     req: &http::Request<B>,
 ) -> Result<HttpAccepted, zerows_upgrade::http::Refused> {
-    let limits = *upgrader.limits();
-    let hooks = ConnectionHooks {
-        inner: upgrader.hooks_mut(),
-        config,
-        agreed: Agreed::default(),
-        extension: None,
-    };
-    let mut up = Upgrader::with_hooks(hooks).with_limits(limits);
+    let mut up = ConnectionHooks::around(upgrader, config);
     let response = zerows_upgrade::http::upgrade(&mut up, req)?;
     let ConnectionHooks {
         mut agreed,
@@ -199,15 +206,8 @@ impl<'a, H: Hooks> ServerHandshake<'a, H> {
         config: &'a Arc<Config>,
         space: &'a mut [u8],
     ) -> ServerHandshake<'a, H> {
-        let limits = *upgrader.limits();
-        let hooks = ConnectionHooks {
-            inner: upgrader.hooks_mut(),
-            config,
-            agreed: Agreed::default(),
-            extension: None,
-        };
         ServerHandshake {
-            upgrader: Upgrader::with_hooks(hooks).with_limits(limits),
+            upgrader: ConnectionHooks::around(upgrader, config),
             space,
             filled: 0,
             response: None,

@@ -48,14 +48,19 @@ async fn read_head(stream: &mut TcpStream) -> (String, Vec<u8>) {
             let rest = buf.split_off(i + 4);
             return (String::from_utf8(buf).expect("ASCII head"), rest);
         }
-        let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(WAIT, stream.read(&mut chunk))
-            .await
-            .expect("response in time")
-            .expect("read");
-        assert!(n > 0, "connection closed before the response head: {buf:?}");
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(stream, &mut buf, "the response head").await;
     }
+}
+
+/// Appends what one read gives to `buf`; `what` was expected (the connection must not close).
+async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>, what: &str) {
+    let mut chunk = [0u8; 16 << 10];
+    let n = tokio::time::timeout(WAIT, stream.read(&mut chunk))
+        .await
+        .unwrap_or_else(|_| panic!("{what} in time"))
+        .expect("read");
+    assert!(n > 0, "connection closed before {what}: {buf:?}");
+    buf.extend_from_slice(&chunk[..n]);
 }
 
 fn parse_head(head: &str, body: String) -> RawResponse {
@@ -81,13 +86,7 @@ pub(crate) async fn raw_request(addr: SocketAddr, request: &str) -> RawResponse 
         .header("content-length")
         .map_or(0, |v| v.parse().expect("content-length"));
     while body.len() < len {
-        let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(WAIT, stream.read(&mut chunk))
-            .await
-            .expect("body in time")
-            .expect("read");
-        assert!(n > 0, "connection closed in the body");
-        body.extend_from_slice(&chunk[..n]);
+        read_more(&mut stream, &mut body, "the body").await;
     }
     parse_head(&head, String::from_utf8(body).expect("UTF-8 body"))
 }
@@ -175,13 +174,7 @@ impl RawClient {
 
     async fn fill(&mut self, n: usize) {
         while self.buf.len() < n {
-            let mut chunk = [0u8; 16 << 10];
-            let r = tokio::time::timeout(WAIT, self.stream.read(&mut chunk))
-                .await
-                .expect("frame in time")
-                .expect("read");
-            assert!(r > 0, "connection closed mid-frame");
-            self.buf.extend_from_slice(&chunk[..r]);
+            read_more(&mut self.stream, &mut self.buf, "the frame's end").await;
         }
     }
 
