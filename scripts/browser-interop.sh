@@ -13,6 +13,9 @@
 #   sync-plain    examples/echo_server --no-deflate           ws://   permessage-deflate off
 #   sync-tls      examples/echo_server --tls-cert/--tls-key   wss://  permessage-deflate on
 #   tokio-tls     examples/echo_server_tokio --tls-cert/...   wss://  permessage-deflate on
+# and then the axum chat example (examples/chat, issue 15) with tests/browser/chat.mjs: two pages in
+# one room see each other's messages, a page in another room does not, a reloaded page rejoins, a
+# text over the server's limit is closed with 1009.
 # A page served from http://127.0.0.1 (about:blank may not open loopback WebSockets: Chromium's
 # local network access checks block it; an http page may open wss://) opens
 # new WebSocket("ws[s]://127.0.0.1:PORT/"), checks ws.extensions, round-trips text and binary
@@ -93,10 +96,10 @@ log "$("$CHROMIUM" --version 2>/dev/null | tail -n1), node $(node --version), pl
 # ---- build ------------------------------------------------------------------------------------
 if [ "${BROWSER_INTEROP_SKIP_BUILD:-0}" != 1 ]; then
     log "building the echo servers (release)"
-    cargo build --release -p zerows --features tokio,tls \
-        --example echo_server --example echo_server_tokio
+    cargo build --release -p zerows --features tokio,tls,axum \
+        --example echo_server --example echo_server_tokio --example chat
 fi
-for bin in echo_server echo_server_tokio; do
+for bin in echo_server echo_server_tokio chat; do
     [ -x "$EXAMPLES_DIR/$bin" ] || die "missing $EXAMPLES_DIR/$bin"
 done
 
@@ -131,7 +134,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # start NAME LOG BINARY [ARGS...]: binds 127.0.0.1:0 (the kernel picks a free port), waits for the
-# "listening on ws://127.0.0.1:PORT" (or wss://) line and a TCP connect; sets PORT.
+# "listening on ws://127.0.0.1:PORT" (or wss://, http://) line and a TCP connect; sets PORT.
 PORT=
 start() {
     local name=$1 logf=$2
@@ -142,7 +145,7 @@ start() {
     PIDS+=("$pid")
     local i
     for ((i = 0; i < 100; i++)); do
-        PORT=$(sed -n 's/.*listening on wss*:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$logf" 2>/dev/null | head -n1 || true)
+        PORT=$(sed -n 's/.*listening on [a-z]*:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$logf" 2>/dev/null | head -n1 || true)
         if [ -n "$PORT" ] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
             log "$name: $* on 127.0.0.1:$PORT (pid $pid)"
             return 0
@@ -172,6 +175,8 @@ start sync-tls "$OUT/sync-tls.log" "$EXAMPLES_DIR/echo_server" "${TLS_ARGS[@]}"
 P_SYNC_TLS=$PORT
 start tokio-tls "$OUT/tokio-tls.log" "$EXAMPLES_DIR/echo_server_tokio" "${TLS_ARGS[@]}"
 P_TOKIO_TLS=$PORT
+start chat "$OUT/chat.log" "$EXAMPLES_DIR/chat"
+P_CHAT=$PORT
 
 # ---- the browser run --------------------------------------------------------------------------
 log "running $TESTS/interop.mjs (Chromium headless)"
@@ -181,6 +186,15 @@ INTEROP_JSON="$OUT/results.json" CHROMIUM="$CHROMIUM" TMPDIR="$SCRATCH" INTEROP_
     "sync:$P_SYNC:on" "tokio:$P_TOKIO:on" "sync-plain:$P_PLAIN:off" \
     "sync-tls:$P_SYNC_TLS:on:tls" "tokio-tls:$P_TOKIO_TLS:on:tls" || status=$?
 
+log "running $TESTS/chat.mjs against the chat example (Chromium headless)"
+chat_status=0
+CHROMIUM="$CHROMIUM" TMPDIR="$SCRATCH" \
+    timeout --kill-after=10 120 node "$TESTS/chat.mjs" "$P_CHAT" || chat_status=$?
+# the worse of the two runs: 2 (setup) over 1 (a check failed) over 0
+if [ "$chat_status" -ne 0 ] && { [ "$status" -eq 0 ] || [ "$chat_status" -ne 1 ]; }; then
+    status=$chat_status
+fi
+
 # the negative control seen from the servers (informational: the browser-side check is the test)
 for f in sync-tls tokio-tls; do
     alert=$(grep -m1 -i 'alert' "$OUT/$f.log" 2>/dev/null || true)
@@ -189,7 +203,7 @@ done
 
 if [ "$status" -ne 0 ]; then
     [ "$status" -eq 124 ] && log "the browser run took longer than $RUN_TIMEOUT s and was killed"
-    for f in sync tokio sync-plain sync-tls tokio-tls; do
+    for f in sync tokio sync-plain sync-tls tokio-tls chat; do
         if [ -s "$OUT/$f.log" ]; then
             log "$f server log (last 20 lines):"
             tail -n 20 "$OUT/$f.log" >&2

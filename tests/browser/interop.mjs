@@ -35,27 +35,13 @@
 import http from 'node:http';
 import { X509Certificate, createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { Sniffer, extensionsHeader } from './sniffer.mjs';
+// the browser binary and flags, shared with chat.mjs
+import { EXECUTABLE, launchChromium } from './chromium.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const EXECUTABLE = process.env.CHROMIUM || '/usr/bin/chromium';
-// The browser flags. Playwright's own default switches are turned off (ignoreDefaultArgs); it gets
-// only what its pipe transport needs (PLUMBING) and a fresh profile directory.
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.*',
-];
-const PLUMBING = ['--remote-debugging-pipe', '--no-startup-window'];
 const SIZES = (process.env.INTEROP_SIZES || '0,1,125,126,65535,65536,1048576,16777216')
   .split(',').map((s) => Number(s.trim()));
 const VARIANTS = ['text-mixed', 'text-repetitive', 'binary-random', 'binary-repetitive'];
@@ -166,23 +152,8 @@ const showCommandLine = (cmd) => cmd.map((a) => (/[\s*]/.test(a) ? `'${a}'` : a)
 
 // Launches Chromium with FLAGS, `extra` and a fresh profile; returns { browser, cmd, close }.
 async function launch(extra) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'zerows-interop-profile-'));
-  const removeProfile = () => fs.rmSync(profile, { recursive: true, force: true });
-  let browser;
-  try {
-    browser = await chromium.launch({
-      executablePath: EXECUTABLE,
-      headless: true,
-      ignoreDefaultArgs: true,
-      args: [...FLAGS, ...extra, `--user-data-dir=${profile}`, ...PLUMBING],
-      timeout: 60000,
-    });
-  } catch (e) {
-    removeProfile();
-    throw e;
-  }
-  const cmd = browserCommandLine(profile);
-  return { browser, cmd, close: async () => { try { await browser.close(); } finally { removeProfile(); } } };
+  const { browser, profile, close } = await launchChromium(extra);
+  return { browser, cmd: browserCommandLine(profile), close };
 }
 
 async function openPage(browser, origin) {

@@ -5,6 +5,11 @@
 //! the connection (with any bytes hyper already buffered). A client built on this crate's
 //! blocking `client::handshake` talks to it over loopback.
 //!
+//! This is the low-level demo of the handshake alone: it stops at raw frames. For a connection
+//! (messages, control frames, limits, permessage-deflate negotiated and installed) in one call,
+//! use `zerows_util::hyper::upgrade` (`zerows` feature `hyper`; example
+//! `crates/zerows/examples/hyper_server.rs`) or the axum extractor (feature `axum`).
+//!
 //! Run: `cargo run -p zerows-upgrade --features http --example hyper_upgrade`
 
 use std::convert::Infallible;
@@ -57,7 +62,7 @@ async fn handle(mut req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
             Err(e) => return eprintln!("server: upgrade failed: {e}"),
         };
         let mut io = TokioIo::new(upgraded);
-        // A real server hands `io` to a WebSocket connection; here: raw frames.
+        // `zerows_util::hyper::upgrade` would hand `io` to a connection; here: raw frames.
         // Server → client: unmasked text frame "hello" (RFC 6455 §5.7).
         io.write_all(b"\x81\x05hello").await.ok();
         // Client → server: the client's masked frame.

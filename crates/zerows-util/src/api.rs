@@ -123,6 +123,12 @@ macro_rules! connection_api {
     ($($async:ident)?, {$($aw:tt)*}) => {
         /// Wraps a stream on which the handshake is already done. `leftover` are bytes read past
         /// the handshake (frames the peer sent right behind it); they are decoded first.
+        ///
+        /// Nothing is negotiated here: `config.extension` (e.g. `Config::deflate`) is ignored
+        /// and nothing is kept for [`agreed`](Self::agreed); whoever did the handshake must
+        /// install what it agreed with [`set_extension`](Self::set_extension). Inside hyper or
+        /// axum, the `hyper` and `axum` features do the handshake, negotiate the extension and
+        /// install it (`zerows_util::hyper::upgrade`).
         pub fn from_raw(
             io: S,
             role: Role,

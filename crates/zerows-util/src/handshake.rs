@@ -97,6 +97,20 @@ struct ConnectionHooks<'a, H> {
     extension: Option<Extension>,
 }
 
+impl<'a, H: Hooks> ConnectionHooks<'a, H> {
+    /// An upgrader with `upgrader`'s limits whose hooks wrap its hooks.
+    fn around(upgrader: &'a mut Upgrader<H>, config: &'a Arc<Config>) -> Upgrader<Self> {
+        let limits = *upgrader.limits();
+        let hooks = ConnectionHooks {
+            inner: upgrader.hooks_mut(),
+            config,
+            agreed: Agreed::default(),
+            extension: None,
+        };
+        Upgrader::with_hooks(hooks).with_limits(limits)
+    }
+}
+
 impl<H: Hooks> Hooks for ConnectionHooks<'_, H> {
     fn on_request(&mut self, target: &str) -> HookResult {
         self.inner.on_request(target)
@@ -132,6 +146,49 @@ impl<H: Hooks> Hooks for ConnectionHooks<'_, H> {
     }
 }
 
+/// What an upgrade inside an HTTP framework agreed ([`accept_http`]): the `101` response to send,
+/// the extension to install and what to keep on the connection.
+#[cfg(feature = "hyper")]
+pub(crate) struct HttpAccepted {
+    pub(crate) response: http::Response<()>,
+    pub(crate) extension: Option<Extension>,
+    pub(crate) agreed: Option<Box<Agreed>>,
+}
+
+/// The server's handshake on a request parsed by an HTTP framework (hyper, axum): the same
+/// validation and hooks as [`ServerHandshake`] (through [`zerows_upgrade::http::upgrade`]), the
+/// same negotiation of the configured extension and the same kept headers; the framework then
+/// switches protocols.
+#[cfg(feature = "hyper")]
+#[allow(clippy::result_large_err)] // a response either way: the error is what is sent
+pub(crate) fn accept_http<B, H: Hooks>(
+    upgrader: &mut Upgrader<H>,
+    config: &Arc<Config>,
+    req: &http::Request<B>,
+) -> Result<HttpAccepted, zerows_upgrade::http::Refused> {
+    let mut up = ConnectionHooks::around(upgrader, config);
+    let response = zerows_upgrade::http::upgrade(&mut up, req)?;
+    let ConnectionHooks {
+        mut agreed,
+        extension,
+        ..
+    } = up.into_hooks();
+    let value = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    agreed.protocol = value(http::header::SEC_WEBSOCKET_PROTOCOL);
+    agreed.extensions = value(http::header::SEC_WEBSOCKET_EXTENSIONS);
+    Ok(HttpAccepted {
+        response,
+        extension,
+        agreed: (!agreed.is_empty()).then(|| Box::new(agreed)),
+    })
+}
+
 /// The server's handshake over `space` (at least [`HEAD_BUF`] + [`RESPONSE_BUF`] bytes): read the
 /// request, answer `101` or the rejection (RFC 6455 §4.2.2), keep the bytes that followed.
 pub(crate) struct ServerHandshake<'a, H> {
@@ -149,15 +206,8 @@ impl<'a, H: Hooks> ServerHandshake<'a, H> {
         config: &'a Arc<Config>,
         space: &'a mut [u8],
     ) -> ServerHandshake<'a, H> {
-        let limits = *upgrader.limits();
-        let hooks = ConnectionHooks {
-            inner: upgrader.hooks_mut(),
-            config,
-            agreed: Agreed::default(),
-            extension: None,
-        };
         ServerHandshake {
-            upgrader: Upgrader::with_hooks(hooks).with_limits(limits),
+            upgrader: ConnectionHooks::around(upgrader, config),
             space,
             filled: 0,
             response: None,

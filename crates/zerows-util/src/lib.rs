@@ -97,6 +97,11 @@
 //! - `deflate` (default): permessage-deflate (RFC 7692), see [`deflate`].
 //! - `json`: `send_json` and `read_json` on connections and halves, in both worlds (serde and
 //!   serde_json); below.
+//! - `futures`: `futures::Stream` + `FusedStream` and `Sink<OwnedMessage>` on [`AsyncWebSocket`]
+//!   and its halves (implies `tokio`); below.
+//! - `hyper`: upgrade inside hyper 1.x in one call, see [`hyper`] (implies `tokio`).
+//! - `axum`: the axum 0.8 `WebSocketUpgrade` extractor, see [`axum`] (implies
+//!   `hyper`; no hyper dependency to add yourself).
 #![cfg_attr(
     feature = "json",
     doc = r##"
@@ -144,6 +149,8 @@ assert_eq!(server.read_json::<Chat<'_>>()?.text, "still open");
 
 #[macro_use]
 mod api;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod config;
 pub mod conn;
 mod copy;
@@ -157,6 +164,8 @@ mod handshake;
 pub mod helpers;
 #[cfg(feature = "json")]
 mod json;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod keepalive;
 mod keys;
 mod message;

@@ -174,7 +174,12 @@ impl Shared {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWebSocket<S> {
-    fn new(io: S, conn: Connection, config: Arc<Config>, agreed: Option<Box<Agreed>>) -> Self {
+    pub(crate) fn new(
+        io: S,
+        conn: Connection,
+        config: Arc<Config>,
+        agreed: Option<Box<Agreed>>,
+    ) -> Self {
         AsyncWebSocket {
             conn,
             io,

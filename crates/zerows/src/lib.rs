@@ -67,6 +67,9 @@
 //! - `http`: handshake interop with the `http` crate (hyper, axum).
 //! - `json`: `send_json` and `read_json` on every connection and half (serde, serde_json); bad
 //!   JSON is `Error::Json`, and the connection stays open.
+//! - `hyper`: [`hyper::upgrade`]: upgrade inside hyper 1.x in one call, the `Config`'s extension
+//!   negotiated and installed (implies `tokio`).
+//! - `axum`: [`axum::WebSocketUpgrade`], the axum 0.8 extractor (implies `hyper`).
 //! - `net` (default): [`net`]: dial by URL, proxies, timeouts ([`connect`], [`Dialer`]).
 //! - `tls` (default): `wss://` and TLS servers with rustls (aws-lc-rs provider chosen by the
 //!   crate) trusting Mozilla's roots; `native-roots` adds the platform's.
@@ -95,5 +98,11 @@ pub use zerows_net::connect_async;
 pub use zerows_net::{DialError, Dialer, connect};
 #[cfg(feature = "tokio")]
 pub use zerows_util::AsyncWebSocket;
+#[cfg(feature = "axum")]
+#[doc(inline)]
+pub use zerows_util::axum;
+#[cfg(feature = "hyper")]
+#[doc(inline)]
+pub use zerows_util::hyper;
 #[cfg(feature = "util")]
 pub use zerows_util::{BufferPool, CloseCode, Config, Error, Message, OpCode, Role, WebSocket};
