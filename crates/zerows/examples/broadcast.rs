@@ -72,10 +72,7 @@ async fn member(
     let (code, reason) = loop {
         tokio::select! {
             msg = rx.recv() => match msg {
-                Ok(msg) => match timeout(WRITE_TIMEOUT, write.send_prepared(&msg)).await {
-                    Ok(sent) => sent?,
-                    Err(_) => return Err(Error::Io(std::io::ErrorKind::TimedOut.into())),
-                },
+                Ok(msg) => timeout(WRITE_TIMEOUT, write.send_prepared(&msg)).await.map_err(stuck)??,
                 Err(RecvError::Lagged(_)) => break (CloseCode::POLICY_VIOLATION, "too slow"),
                 Err(RecvError::Closed) => break (CloseCode::GOING_AWAY, "server stopping"),
             },
@@ -87,13 +84,18 @@ async fn member(
             },
         }
     };
-    match timeout(WRITE_TIMEOUT, write.close(code, reason)).await {
-        Ok(sent) => sent?,
-        Err(_) => return Err(Error::Io(std::io::ErrorKind::TimedOut.into())),
-    }
-    // The read half finishes the close handshake (within `Config::close_timeout`).
-    while !matches!(read.read().await, Ok(Message::Close(_)) | Err(_)) {}
+    timeout(WRITE_TIMEOUT, write.close(code, reason))
+        .await
+        .map_err(stuck)??;
+    // The read half finishes the close handshake; bounded in case the client never answers.
+    let answer = async { while !matches!(read.read().await, Ok(Message::Close(_)) | Err(_)) {} };
+    let _ = timeout(WRITE_TIMEOUT, answer).await;
     Ok(())
+}
+
+/// A write that waited [`WRITE_TIMEOUT`] for the member's socket.
+fn stuck(_: tokio::time::error::Elapsed) -> Error {
+    Error::Io(std::io::ErrorKind::TimedOut.into())
 }
 
 /// Connects `clients` zerows clients to `url`, broadcasts `messages` messages on `tx`, checks
