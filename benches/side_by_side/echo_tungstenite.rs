@@ -27,11 +27,9 @@ async fn serve(listener: TcpListener) -> std::io::Result<()> {
 
 fn main() {
     use zerows_benches::side_by_side as sbs;
-    sbs::run_echo(
-        "echo",
-        "tokio-tungstenite",
-        "tokio-tungstenite",
-        serve,
-        sbs::tungstenite_echo_client,
-    );
+    let addr = sbs::spawn_server(|l| async move { serve(l).await.expect("serve") });
+    let name = "tokio-tungstenite";
+    sbs::measure_echo("echo", name, name, addr, sbs::tungstenite_echo_client);
+    let fresh = "tokio-tungstenite, `Message::text(String)` per send";
+    sbs::measure_echo("echo", name, fresh, addr, sbs::tungstenite_text_client);
 }

@@ -139,15 +139,28 @@ pub async fn zerows_echo_client(url: String, text: String, rounds: usize) {
 /// The tokio-tungstenite echo client of the measurement: the text is made once as `Utf8Bytes`
 /// and cloned (a reference count) for each send, the cheapest way its API offers.
 pub async fn tungstenite_echo_client(url: String, text: String, rounds: usize) {
+    tungstenite_echo(url, text, rounds, false).await;
+}
+
+/// The same with `Message::text(String)` made for each send, as most code writes it.
+pub async fn tungstenite_text_client(url: String, text: String, rounds: usize) {
+    tungstenite_echo(url, text, rounds, true).await;
+}
+
+async fn tungstenite_echo(url: String, text: String, rounds: usize, fresh: bool) {
     let (mut ws, _) = tokio_tungstenite::connect_async(&url)
         .await
         .expect("connect");
-    let text = tokio_tungstenite::tungstenite::Utf8Bytes::from(text);
+    let shared = tokio_tungstenite::tungstenite::Utf8Bytes::from(text.clone());
     for i in 0..rounds {
         at_round(i);
-        ws.send(TtMessage::Text(text.clone())).await.expect("send");
+        let msg = match fresh {
+            true => TtMessage::text(text.clone()),
+            false => TtMessage::Text(shared.clone()),
+        };
+        ws.send(msg).await.expect("send");
         match ws.next().await.expect("reply").expect("read") {
-            TtMessage::Text(reply) => assert_eq!(reply, text),
+            TtMessage::Text(reply) => assert_eq!(reply, shared),
             other => panic!("unexpected {other:?}"),
         }
     }
