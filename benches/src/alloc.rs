@@ -1,8 +1,43 @@
 //! A counting global allocator: register it with `#[global_allocator]` in a binary and read
-//! [`allocations`] before and after the code to measure.
+//! [`allocations`] before and after the code to measure. A thread can also tag itself with a
+//! [`Side`] ([`set_side`]) so that a server and a client in one process are counted apart
+//! ([`side_allocations`]).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Which side of a conversation a thread's allocations are counted for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Not attributed (the default of every thread).
+    Other = 0,
+    /// The server's threads.
+    Server = 1,
+    /// The client's threads.
+    Client = 2,
+}
+
+thread_local! {
+    // `const` and without a destructor: safe to read from inside the allocator.
+    static SIDE: Cell<Side> = const { Cell::new(Side::Other) };
+}
+static BY_SIDE: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+
+fn count_side() {
+    let side = SIDE.try_with(Cell::get).unwrap_or(Side::Other);
+    BY_SIDE[side as usize].fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts this thread's allocations for `side` from now on.
+pub fn set_side(side: Side) {
+    SIDE.with(|s| s.set(side));
+}
+
+/// Allocation calls made so far by threads tagged `side`.
+pub fn side_allocations(side: Side) -> u64 {
+    BY_SIDE[side as usize].load(Ordering::Relaxed)
+}
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static BYTES: AtomicU64 = AtomicU64::new(0);
@@ -18,6 +53,7 @@ pub struct Counting;
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count_side();
         BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
         LIVE.fetch_add(1, Ordering::Relaxed);
         LIVE_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
@@ -26,6 +62,7 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count_side();
         BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
         LIVE.fetch_add(1, Ordering::Relaxed);
         LIVE_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
@@ -40,6 +77,7 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count_side();
         BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
         LIVE_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
         LIVE_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);

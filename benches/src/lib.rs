@@ -12,3 +12,4 @@ pub mod alloc;
 pub mod echo;
 pub mod frames;
 pub mod mem;
+pub mod side_by_side;

@@ -219,7 +219,7 @@ fn fed_pooled_client_steady_state_allocates_nothing() {
 #[cfg(feature = "futures")]
 fn run_async(owned: bool) -> (u64, u64) {
     use futures_util::{SinkExt, StreamExt};
-    use zerows_util::{AsyncWebSocket, OwnedMessage};
+    use zerows_util::AsyncWebSocket;
 
     let (a, b) = UnixStream::pair().unwrap();
     // A longer warm-up than the blocking runs': tokio grows its own deferred-wake list the first
