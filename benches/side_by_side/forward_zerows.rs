@@ -1,12 +1,5 @@
 //! Side by side, task (d) with zerows: an echo server written as `read.forward(write)`
 //! (`docs/async.md`).
-//!
-//! PENDING: written against the planned `futures` feature of issue 15 (the read half a
-//! `Stream<Item = Result<OwnedMessage, Error>>`, the write half a `Sink<OwnedMessage>`), which is
-//! not on this branch yet. It is not built until it lands; then register it in
-//! `benches/Cargo.toml` (`[[example]] name = "sbs_forward_zerows"`, `path =
-//! "side_by_side/forward_zerows.rs"`, the benches' `zerows` dependency with the `futures`
-//! feature) and `benches/side_by_side/run.sh` measures it.
 
 #[global_allocator]
 static ALLOC: zerows_benches::alloc::Counting = zerows_benches::alloc::Counting;
@@ -31,5 +24,11 @@ async fn serve(listener: TcpListener) -> std::io::Result<()> {
 
 fn main() {
     use zerows_benches::side_by_side as sbs;
-    sbs::run_echo("forward", "zerows", "zerows", serve, sbs::zerows_echo_client);
+    sbs::run_echo(
+        "forward",
+        "zerows",
+        "zerows",
+        serve,
+        sbs::zerows_echo_client,
+    );
 }

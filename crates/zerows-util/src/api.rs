@@ -38,8 +38,9 @@ What to do instead: read a data message into a buffer of your own with
 [`read_into`](Self::read_into) (one copy, the buffer reused), then send or
 [`feed_message`](Self::feed_message) it; or [`split`](Self::split) the connection and read on
 the read half while you write on the write half (no copy at all); or copy what you need out of
-the message and drop it before the next call (the `futures` feature's `OwnedMessage` is such
-a copy).
+the message and drop it before the next call: [`OwnedMessage::from`](crate::OwnedMessage)
+makes such a copy (one, into `Bytes`), and with the `futures` feature the connection is a
+`Stream` of them.
 
 ```
 use std::net::TcpStream;
@@ -88,8 +89,9 @@ What to do instead: read a data message into a buffer of your own with
 [`read_into`](Self::read_into) (one copy, the buffer reused), then send or
 [`feed_message`](Self::feed_message) it; or [`split`](Self::split) the connection and read on
 the read half while another task (or the same one) writes on the write half (no copy at all); or
-copy what you need out of the message and drop it before the next call (the `futures`
-feature's `OwnedMessage` is such a copy).
+copy what you need out of the message and drop it before the next call
+([`OwnedMessage::from`](crate::OwnedMessage) makes such a copy; with the `futures` feature the
+read half is a `Stream` of them).
 
 ```
 use tokio::net::TcpStream;

@@ -1,30 +1,5 @@
-//! `futures` `Stream` and `Sink` on the tokio connection and its halves (feature `futures`): the
-//! conventions the async ecosystem expects (`StreamExt::split`, `forward`, `send_all`,
-//! `select!`), over the same core and the same read loop as the `async fn`s.
-//!
-//! - [`AsyncWebSocket`] and [`AsyncReadHalf`] are `Stream<Item = Result<OwnedMessage, Error>>`
-//!   and `FusedStream`. Each item is the [`Message`] a `read` would return, copied once into an
-//!   [`OwnedMessage`]; pings were answered and the peer's close echoed before it is yielded, as
-//!   with `read`. The stream ends (`None`) after the peer's close or an error, when a `read`
-//!   would return [`Error::Closed`].
-//! - [`AsyncWebSocket`] and [`AsyncWriteHalf`] are `Sink<OwnedMessage, Error = Error>`. Data
-//!   messages are queued as `feed_message` queues them and go out at `poll_flush` (or when the
-//!   queue reaches [`Config::write_buffer_size`](crate::Config::write_buffer_size)); a server's
-//!   message too large for the queue is held as its `Bytes` and written without a copy. A `Close`
-//!   item starts the close handshake; `poll_close` sends a close 1000 if none was sent and
-//!   flushes (the stream side then receives the peer's close).
-//!
-//! # Cancel safety
-//!
-//! `StreamExt::next()` is cancel-safe: as with `read`, all progress is kept in the connection, so
-//! a `next()` dropped in a `select!` loses no message. `SinkExt::send` (and `feed`, `flush`,
-//! `send_all`) are cancel-safe too, unlike `send_message`: the message is handed over whole in
-//! `start_send` and owned by the connection from then on, so a dropped future never cuts a frame
-//! (the message it was sending is sent by the next flush, or not at all if the future was dropped
-//! before `start_send`).
-//!
-//! The borrowed API stays the fast path: `read` and `send_message` neither allocate nor copy;
-//! the `Stream` allocates one `Bytes` per item (measured in `docs/benchmarks.md`).
+//! `futures` `Stream` and `Sink` on the tokio connection and its halves (feature `futures`);
+//! the user-facing description is the crate docs' "Stream and Sink" section.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};

@@ -64,6 +64,52 @@
 //! 371 KiB once a message is compressed, `docs/deflate.md`); a keepalive adds a small boxed timer;
 //! kept headers and an agreed subprotocol are copied once.
 //!
+//! # Stream and Sink (feature `futures`)
+//!
+//! The conventions the async ecosystem expects (`StreamExt::split`, `forward`, `send_all`,
+//! `select!`), over the same core and read loop as the `async fn`s:
+//!
+//! - [`AsyncWebSocket`] and [`AsyncReadHalf`] are `Stream<Item = Result<OwnedMessage, Error>>`
+//!   and `FusedStream`. Each item is the [`Message`] a `read` would return, copied once into an
+//!   [`OwnedMessage`] (payload `bytes::Bytes`); pings were answered and the peer's close echoed
+//!   before it is yielded. The stream ends (`None`) after the peer's close or an error, where
+//!   `read` would return [`Error::Closed`].
+//! - [`AsyncWebSocket`] and [`AsyncWriteHalf`] are `Sink<OwnedMessage, Error = Error>`. Data
+//!   messages are queued as `feed_message` queues them and go out at `poll_flush` (or once the
+//!   queue reaches [`Config::write_buffer_size`]); a server's message too large for the queue is
+//!   held as its `Bytes` and written without a copy. A `Close` item starts the close handshake (a
+//!   second one is ignored: one close frame per connection, RFC 6455 §5.5.1, so `forward`ing the
+//!   peer's close is harmless); `poll_close` sends close 1000 if none was sent, and flushes.
+//! - The inherent methods win over the traits' of the same name: `ws.split()` is this crate's
+//!   (`(read, write)` halves; `StreamExt::split(ws)` gives futures' `(sink, stream)`), `ws.send`
+//!   takes a borrowed [`Message`] (call `SinkExt::send(&mut ws, owned)` for the `Sink`), and
+//!   `ws.close(code, reason)` is the close handshake (`SinkExt::close(&mut ws)` the `Sink`'s).
+//!
+//! Cancel safety: `StreamExt::next()` is cancel-safe (all progress is kept in the connection), so
+//! it can be a `select!` branch; `SinkExt::send`/`feed`/`flush`/`send_all` are cancel-safe too,
+//! unlike `send_message`: the message is handed over whole in `start_send` and owned by the
+//! connection from then on, so a dropped future never cuts a frame (it goes out with the next
+//! flush). Two tasks on one connection (the halves, or the two ends of `StreamExt::split`) take
+//! turns to write and are all woken when the stream is ready again.
+//!
+//! Cost: the borrowed API stays the fast path (`read` and `send_message` neither allocate nor
+//! copy); the `Stream` allocates one `Bytes` per item, the `Sink` nothing more
+//! (`tests/alloc.rs`, figures in `docs/benchmarks.md`).
+//!
+//! ```no_run
+//! # #[cfg(feature = "futures")]
+//! # async fn run() -> Result<(), zerows_util::Error> {
+//! use futures_util::{StreamExt, TryStreamExt};
+//! use zerows_util::AsyncWebSocket;
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//! let (stream, _) = listener.accept().await?;
+//! let (read, write) = AsyncWebSocket::accept(stream).await?.split();
+//! // An echo server: data messages back, pings and closes left to the connection.
+//! read.try_filter(|m| std::future::ready(m.is_data())).forward(write).await
+//! # }
+//! ```
+//!
 //! # Example: an echo server
 //!
 //! ```no_run
@@ -162,10 +208,10 @@ mod extension;
 mod futures;
 mod handshake;
 pub mod helpers;
-#[cfg(feature = "json")]
-mod json;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+#[cfg(feature = "json")]
+mod json;
 mod keepalive;
 mod keys;
 mod message;

@@ -11,7 +11,7 @@ use zerows_frame::{CloseCode, CloseFrame, Header, OpCode};
 /// m.payload())` is error E0499. Read into a buffer of your own with
 /// [`read_into`](crate::WebSocket::read_into), read and write on the two
 /// [`split`](crate::WebSocket::split) halves (the message borrows only the read half), or copy
-/// the message out (the `futures` feature's `OwnedMessage`); the docs of `read` show each.
+/// the message out ([`OwnedMessage`], one copy); the docs of `read` show each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Message<'a> {
     /// A text message, valid UTF-8. (With `Config::validate_utf8(false)`, a text message that is

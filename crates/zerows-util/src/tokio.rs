@@ -161,13 +161,16 @@ pub(crate) struct Shared {
     /// The timer for the core's deadlines, made the first time one is set.
     sleep: Option<Pin<Box<Sleep>>>,
     /// The `Stream` ended (`FusedStream`).
+    #[cfg_attr(not(feature = "futures"), allow(dead_code))] // used by the `futures` impls
     pub(crate) done: bool,
     /// The tasks polling this connection through its `Stream` and `Sink` impls (made at the first
     /// such poll: the two ends of `StreamExt::split` are two tasks on one stream).
+    #[cfg_attr(not(feature = "futures"), allow(dead_code))] // used by the `futures` impls
     wakers: Option<Arc<Wakers>>,
 }
 
 impl Shared {
+    #[cfg_attr(not(feature = "futures"), allow(dead_code))] // used by the `futures` impls
     pub(crate) fn wakers(&mut self) -> &Arc<Wakers> {
         self.wakers.get_or_insert_with(Arc::default)
     }
@@ -443,6 +446,7 @@ pub struct AsyncReadHalf<S> {
     /// is written.
     reply_owed: bool,
     /// The `Stream` ended (`FusedStream`).
+    #[cfg_attr(not(feature = "futures"), allow(dead_code))] // used by the `futures` impls
     pub(crate) done: bool,
 }
 
@@ -489,6 +493,7 @@ impl<S: AsyncRead + AsyncWrite> AsyncReadHalf<S> {
     }
 
     /// The message view of an item (the `Stream` impl's).
+    #[cfg_attr(not(feature = "futures"), allow(dead_code))] // used by the `futures` impls
     pub(crate) fn view(&self, item: Item) -> Option<Message<'_>> {
         crate::conn::view(&self.rx, item)
     }

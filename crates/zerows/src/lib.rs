@@ -11,9 +11,13 @@
 //! | [`util`] | `zerows-util` | messages over `std::io` and tokio: control frames, limits, pooled buffers, split halves |
 //! | [`net`] | `zerows-net` | `ws://`/`wss://` URLs, rustls in both roles, HTTP and SOCKS5 proxies, timeouts |
 //!
-//! The most used types are at the root: [`WebSocket`], [`Message`], [`Config`], [`Error`],
-//! [`connect`], [`Dialer`], [`DialError`], and with the `tokio` feature [`AsyncWebSocket`] and
-//! `connect_async`.
+//! The types the docs and examples name are at the root: [`WebSocket`], [`Message`],
+//! [`OwnedMessage`], [`PreparedMessage`], [`Config`], [`Error`], [`CloseCode`], [`CloseFrame`],
+//! [`connect`], [`Dialer`], [`DialError`], the halves; with the `tokio` feature
+//! [`AsyncWebSocket`], its halves and `connect_async`; with `hyper` and `axum` the modules
+//! `zerows::hyper` (one-call upgrade) and `zerows::axum` (the `WebSocketUpgrade` extractor).
+//! The README's async quick start (an axum server and a tokio client) is
+//! `examples/quickstart_axum.rs` and `examples/quickstart_client.rs`.
 //!
 //! # Example: an echo server
 //!
@@ -57,6 +61,8 @@
 //!
 //! - `util` (default): [`util`], and with it [`frame`] and [`upgrade`].
 //! - `tokio`: [`AsyncWebSocket`] and its split halves.
+//! - `futures`: `Stream` + `FusedStream` and `Sink<OwnedMessage>` on [`AsyncWebSocket`] and its
+//!   halves (implies `tokio`).
 //! - `deflate` (default): permessage-deflate, `util::deflate`.
 //! - `frame`: the frame layer. With `default-features = false` and only this feature the crate is
 //!   `no_std` and needs no allocator (CI builds it for `thumbv7em-none-eabihf`).
@@ -96,8 +102,10 @@ pub use zerows_net as net;
 pub use zerows_net::connect_async;
 #[cfg(feature = "net")]
 pub use zerows_net::{DialError, Dialer, connect};
-#[cfg(feature = "tokio")]
-pub use zerows_util::AsyncWebSocket;
+#[cfg(feature = "util")]
+pub use zerows_upgrade::client::ClientRequest;
+#[cfg(feature = "util")]
+pub use zerows_upgrade::server::Upgrader;
 #[cfg(feature = "axum")]
 #[doc(inline)]
 pub use zerows_util::axum;
@@ -105,4 +113,12 @@ pub use zerows_util::axum;
 #[doc(inline)]
 pub use zerows_util::hyper;
 #[cfg(feature = "util")]
-pub use zerows_util::{BufferPool, CloseCode, Config, Error, Message, OpCode, Role, WebSocket};
+pub use zerows_util::{
+    Agreed, BufferPool, CloseCode, CloseFrame, Config, Error, KeepaliveConfig, Message,
+    MessageReader, MessageWriter, OpCode, OwnedCloseFrame, OwnedMessage, PreparedMessage, ReadHalf,
+    Role, Utf8Bytes, WebSocket, WriteHalf,
+};
+#[cfg(feature = "tokio")]
+pub use zerows_util::{
+    AsyncMessageReader, AsyncMessageWriter, AsyncReadHalf, AsyncWebSocket, AsyncWriteHalf,
+};

@@ -49,6 +49,7 @@ enum Source {
     /// Bytes the sender holds (a message given to a `Sink`): written by whichever call writes
     /// next, never abandoned; copied into the queue ("spilled") when anything else must go out
     /// behind it.
+    #[cfg_attr(not(feature = "futures"), allow(dead_code))] // used by the `futures` impls
     Owned(Bytes),
 }
 
@@ -335,6 +336,7 @@ impl Sender {
 
     /// Whether a message held by the sender waits to be written, or the queue is full: a `Sink`
     /// writes before it takes the next message.
+    #[cfg_attr(not(feature = "futures"), allow(dead_code))] // used by the `futures` impls
     pub(crate) fn backlogged(&self) -> bool {
         self.has_output()
             && (self.borrowed.as_ref().is_some_and(Borrowed::is_owned)
@@ -506,6 +508,7 @@ impl Sender {
     /// A whole data message whose payload the sender keeps (a `Sink`'s): queued as
     /// [`message`](Self::message) does, or, when a server would write it from the caller's
     /// buffer, held without a copy until it is written.
+    #[cfg_attr(not(feature = "futures"), allow(dead_code))] // used by the `futures` impls
     pub(crate) fn message_owned(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
         if self.encoded(opcode, &payload, false)? {
             return Ok(());
