@@ -77,6 +77,20 @@ async fn tungstenite_client(
     ws
 }
 
+/// What a tokio-tungstenite client receives until the connection ends (past the close:
+/// tungstenite writes its echo on the next poll, then ends).
+async fn everything_until_closed(
+    mut ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+) -> Vec<TMessage> {
+    let mut got = Vec::new();
+    while let Some(Ok(m)) = ws.next().await {
+        if !m.is_close() {
+            got.push(m);
+        }
+    }
+    got
+}
+
 /// A zerows server that echoes with `read.try_filter(is_data).forward(write)` on its split halves:
 /// 10,000 messages from a tokio-tungstenite client come back whole and in order, and the client's
 /// close ends the forward cleanly.
@@ -359,15 +373,8 @@ async fn a_next_cancelled_in_select_loses_no_message() {
 async fn a_held_sink_message_keeps_its_place_before_direct_sends() {
     let (l, addr) = listener().await;
     let client = tokio::spawn(async move {
-        let mut ws = tungstenite_client(&addr).await;
-        let mut got = Vec::new();
-        // Past the close: tungstenite writes its echo on the next poll, then ends.
-        while let Some(Ok(m)) = ws.next().await {
-            if !m.is_close() {
-                got.push(m);
-            }
-        }
-        got
+        let ws = tungstenite_client(&addr).await;
+        everything_until_closed(ws).await
     });
     let (stream, _) = l.accept().await.unwrap();
     let mut ws = AsyncWebSocket::accept(stream).await.unwrap();
@@ -402,16 +409,9 @@ async fn a_dropped_sink_send_never_cuts_a_frame() {
     let (l, addr) = listener().await;
     let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
     let client = tokio::spawn(async move {
-        let mut ws = tungstenite_client(&addr).await;
+        let ws = tungstenite_client(&addr).await;
         go_rx.await.unwrap();
-        let mut got = Vec::new();
-        // Past the close: tungstenite writes its echo on the next poll, then ends.
-        while let Some(Ok(m)) = ws.next().await {
-            if !m.is_close() {
-                got.push(m);
-            }
-        }
-        got
+        everything_until_closed(ws).await
     });
     let (stream, _) = l.accept().await.unwrap();
     let mut ws = AsyncWebSocket::accept(stream).await.unwrap();
