@@ -2,7 +2,7 @@
 # shellcheck disable=SC2016  # backquotes in printf formats are markdown, not expansions
 # Autobahn TestSuite conformance runs (issue 5), driven by kosoku (PyPI).
 #
-# Usage: scripts/autobahn.sh [--docs FILE] [server-sync] [server-tokio] [client]   (default: all three)
+# Usage: scripts/autobahn.sh [--docs FILE] [server-sync] [server-tokio] [server-poll] [client]   (default: all four)
 #
 #   --docs FILE   after the runs, replace the generated block of FILE (docs/conformance.md)
 #                 with the results: the tables are regenerated, never edited, and name the
@@ -10,6 +10,8 @@
 #
 #   server-sync   kosoku -m fuzzingclient  against examples/echo_server        (sync, thread per connection)
 #   server-tokio  kosoku -m fuzzingclient  against examples/echo_server_tokio  (-p $AUTOBAHN_PARALLEL_SERVER_TOKIO)
+#   server-poll   kosoku -m fuzzingclient  against examples/echo_server_poll   (mio readiness loops, --threads 2;
+#                 -p $AUTOBAHN_PARALLEL_SERVER_POLL)
 #   client        kosoku -m fuzzingserver  driven by examples/autobahn_client
 #
 # Every case must be OK or INFORMATIONAL, in behavior and behaviorClose alike; NON-STRICT,
@@ -33,12 +35,13 @@
 #   AUTOBAHN_AGENT      agent name the client reports (default zerows)
 #   AUTOBAHN_PARALLEL_SERVER_SYNC   kosoku -p for server-sync  (default 1)
 #   AUTOBAHN_PARALLEL_SERVER_TOKIO  kosoku -p for server-tokio (default 2)
+#   AUTOBAHN_PARALLEL_SERVER_POLL   kosoku -p for server-poll  (default 2)
 #   AUTOBAHN_TIMEOUT    seconds one run may take before it is killed (default 900; a healthy
 #                       1-10 run takes well under a minute, but each section 9 case waits up to
 #                       100 s for an echo that never comes)
 #   AUTOBAHN_STARTUP_TIMEOUT  seconds to wait for a server to listen (default 30)
 #   AUTOBAHN_SKIP_BUILD=1     do not run cargo (use binaries already built)
-#   ZEROWS_SERVER_SYNC_CMD / ZEROWS_SERVER_TOKIO_CMD   command for the server under test; the
+#   ZEROWS_SERVER_SYNC_CMD / ZEROWS_SERVER_TOKIO_CMD / ZEROWS_SERVER_POLL_CMD   command for the server under test; the
 #                       script appends `--addr 127.0.0.1:PORT` (default: the release examples)
 #   ZEROWS_CLIENT_CMD   command for the client under test; the script appends
 #                       `--url ws://127.0.0.1:PORT --agent $AUTOBAHN_AGENT`
@@ -60,6 +63,7 @@ PYTHON=${AUTOBAHN_PYTHON:-python3}
 AGENT=${AUTOBAHN_AGENT:-zerows}
 PAR_SYNC=${AUTOBAHN_PARALLEL_SERVER_SYNC:-1}
 PAR_TOKIO=${AUTOBAHN_PARALLEL_SERVER_TOKIO:-2}
+PAR_POLL=${AUTOBAHN_PARALLEL_SERVER_POLL:-2}
 RUN_TIMEOUT=${AUTOBAHN_TIMEOUT:-900}
 STARTUP_TIMEOUT=${AUTOBAHN_STARTUP_TIMEOUT:-30}
 EXAMPLES_DIR=${CARGO_TARGET_DIR:-target}/release/examples
@@ -74,11 +78,11 @@ RUNS=()
 DOCS=
 while [ $# -gt 0 ]; do
     case $1 in
-        server-sync | server-tokio | client) RUNS+=("$1") ;;
+        server-sync | server-tokio | server-poll | client) RUNS+=("$1") ;;
         --docs) [ $# -ge 2 ] || die "--docs needs a file"; DOCS=$2; shift ;;
         --docs=*) DOCS=${1#--docs=} ;;
         -h | --help) usage; exit 0 ;;
-        *) usage >&2; die "unknown argument '$1' (expected server-sync, server-tokio, client, --docs FILE)" ;;
+        *) usage >&2; die "unknown argument '$1' (expected server-sync, server-tokio, server-poll, client, --docs FILE)" ;;
     esac
     shift
 done
@@ -87,9 +91,9 @@ if [ -n "$DOCS" ]; then
     grep -q '^<!-- BEGIN GENERATED (scripts/autobahn.sh --docs) -->$' "$DOCS" \
         || die "--docs: $DOCS has no '<!-- BEGIN GENERATED (scripts/autobahn.sh --docs) -->' line"
 fi
-[ ${#RUNS[@]} -gt 0 ] || RUNS=(server-sync server-tokio client)
+[ ${#RUNS[@]} -gt 0 ] || RUNS=(server-sync server-tokio server-poll client)
 
-for n in "$PAR_SYNC" "$PAR_TOKIO" "$RUN_TIMEOUT" "$STARTUP_TIMEOUT"; do
+for n in "$PAR_SYNC" "$PAR_TOKIO" "$PAR_POLL" "$RUN_TIMEOUT" "$STARTUP_TIMEOUT"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "expected a positive integer, got '$n'"
 done
 
@@ -230,18 +234,20 @@ run_wait() {
 # ---- build --------------------------------------------------------------------------------------
 SERVER_SYNC_CMD=${ZEROWS_SERVER_SYNC_CMD:-}
 SERVER_TOKIO_CMD=${ZEROWS_SERVER_TOKIO_CMD:-}
+SERVER_POLL_CMD=${ZEROWS_SERVER_POLL_CMD:-}
 CLIENT_CMD=${ZEROWS_CLIENT_CMD:-}
 need_build=false
 for run in "${RUNS[@]}"; do
     case $run in
         server-sync) [ -n "$SERVER_SYNC_CMD" ] || { SERVER_SYNC_CMD=$EXAMPLES_DIR/echo_server; need_build=true; } ;;
         server-tokio) [ -n "$SERVER_TOKIO_CMD" ] || { SERVER_TOKIO_CMD=$EXAMPLES_DIR/echo_server_tokio; need_build=true; } ;;
+        server-poll) [ -n "$SERVER_POLL_CMD" ] || { SERVER_POLL_CMD="$EXAMPLES_DIR/echo_server_poll --threads 2"; need_build=true; } ;;
         client) [ -n "$CLIENT_CMD" ] || { CLIENT_CMD=$EXAMPLES_DIR/autobahn_client; need_build=true; } ;;
     esac
 done
 if $need_build && [ "${AUTOBAHN_SKIP_BUILD:-0}" != 1 ]; then
-    log "cargo build --release -p zerows --examples --features tokio,tls"
-    cargo build --release -p zerows --examples --features tokio,tls
+    log "cargo build --release -p zerows --examples --features tokio,tls,poll"
+    cargo build --release -p zerows --examples --features tokio,tls,poll
 fi
 
 # The source the runs test: recorded before they start (commits made meanwhile do not count).
@@ -357,6 +363,7 @@ for run in "${RUNS[@]}"; do
     case $run in
         server-sync) run_server "$run" "Server, sync (echo_server)" "$PAR_SYNC" "$SERVER_SYNC_CMD" || rc=$? ;;
         server-tokio) run_server "$run" "Server, tokio (echo_server_tokio)" "$PAR_TOKIO" "$SERVER_TOKIO_CMD" || rc=$? ;;
+        server-poll) run_server "$run" "Server, mio readiness loops (echo_server_poll)" "$PAR_POLL" "$SERVER_POLL_CMD" || rc=$? ;;
         client) run_client "$run" "Client (autobahn_client)" "$CLIENT_CMD" || rc=$? ;;
     esac
     if [ $rc -eq 0 ]; then RESULT[$run]=PASS; else RESULT[$run]=FAIL; overall=1; fi

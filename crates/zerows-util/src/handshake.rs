@@ -258,28 +258,12 @@ impl<H: Hooks> Steps for ServerHandshake<'_, H> {
         }
         self.filled += n;
         let (input, out) = self.space.split_at_mut(HEAD_BUF);
-        let out = &mut out[..RESPONSE_BUF];
-        self.response = match self.upgrader.upgrade(&input[..self.filled], out) {
-            Status::Partial if self.filled < HEAD_BUF => None,
-            // The head does not fit: 431 (RFC 6585 §5).
-            Status::Partial => {
-                let rejected = Rejected::from(UpgradeError::HeadTooLarge);
-                let written = rejected.write(out).unwrap_or(0);
-                Some((written, 0, Err(UpgradeError::HeadTooLarge)))
-            }
-            Status::Complete(up) => {
-                let result = match up.result {
-                    Ok(accepted) => {
-                        let agreed = &mut self.upgrader.hooks_mut().agreed;
-                        agreed.protocol = accepted.protocol().map(str::to_owned);
-                        agreed.extensions = accepted.extensions().map(str::to_owned);
-                        Ok(up.consumed)
-                    }
-                    Err(e) => Err(e),
-                };
-                Some((up.written, 0, result))
-            }
-        };
+        self.response = respond(
+            &mut self.upgrader,
+            &input[..self.filled],
+            &mut out[..RESPONSE_BUF],
+        )
+        .map(|(written, result)| (written, 0, result));
         Ok(())
     }
 
@@ -287,6 +271,131 @@ impl<H: Hooks> Steps for ServerHandshake<'_, H> {
         matches!(self.response, Some((written, sent, _)) if sent >= written)
     }
 }
+
+/// Answers the request head in `input` (all the bytes read so far) into `out`: `None` while the
+/// head is incomplete and under [`HEAD_BUF`]; else the response's length and where the head ended
+/// (or why the upgrade was refused, with the rejection written).
+fn respond<H: Hooks>(
+    upgrader: &mut Upgrader<ConnectionHooks<'_, H>>,
+    input: &[u8],
+    out: &mut [u8],
+) -> Option<(usize, Result<usize, UpgradeError>)> {
+    match upgrader.upgrade(input, out) {
+        Status::Partial if input.len() < HEAD_BUF => None,
+        // The head does not fit: 431 (RFC 6585 §5).
+        Status::Partial => {
+            let rejected = Rejected::from(UpgradeError::HeadTooLarge);
+            let written = rejected.write(out).unwrap_or(0);
+            Some((written, Err(UpgradeError::HeadTooLarge)))
+        }
+        Status::Complete(up) => {
+            let result = match up.result {
+                Ok(accepted) => {
+                    let agreed = &mut upgrader.hooks_mut().agreed;
+                    agreed.protocol = accepted.protocol().map(str::to_owned);
+                    agreed.extensions = accepted.extensions().map(str::to_owned);
+                    Ok(up.consumed)
+                }
+                Err(e) => Err(e),
+            };
+            Some((up.written, result))
+        }
+    }
+}
+
+/// What [`accept_request`] made of the bytes collected so far.
+#[derive(Debug)]
+#[non_exhaustive]
+// Returned once per handshake and moved into the driver's own (reused) box: boxing the
+// connection here would allocate per handshake.
+#[allow(clippy::large_enum_variant)]
+pub enum Accept {
+    /// The request head is not complete: read more, append it, and call again with all of it.
+    Partial,
+    /// Upgraded (RFC 6455 §4.2.2): write `response[..response_len]`, then run `connection`, which
+    /// already holds the bytes that followed the head (the client's first frames).
+    Upgraded {
+        /// The length of the `101` response written to `response`.
+        response_len: usize,
+        /// The connection, with the negotiated extension installed.
+        connection: Connection,
+        /// The subprotocol, extensions and kept headers (`None` when there is nothing to say).
+        agreed: Option<Box<Agreed>>,
+    },
+    /// Refused: write `response[..response_len]` (the rejection's status, e.g. 400, 403, 426, 431),
+    /// then close the transport.
+    Refused {
+        /// The length of the rejection written to `response`.
+        response_len: usize,
+        /// Why ([`Error::Handshake`]).
+        error: Error,
+    },
+}
+
+/// The server's opening handshake for a driver that keeps no handshake state between reads (a
+/// readiness loop holding thousands of connections): `request` is every byte read so far from the
+/// client, `response` where the answer is written (at least [`ACCEPT_RESPONSE_SPACE`] bytes).
+/// The request is parsed again from its start on each call, without allocating; a head longer
+/// than [`MAX_REQUEST_HEAD`] is refused with 431. The same validation, hooks, extension
+/// negotiation and kept headers as every other server handshake of this crate.
+///
+/// ```
+/// use std::sync::Arc;
+/// use zerows_util::{Accept, Config, accept_request};
+/// use zerows_upgrade::server::Upgrader;
+///
+/// let request = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Version: 13\r\n\r\n";
+/// let config = Arc::new(Config::default());
+/// let mut upgrader = Upgrader::new();
+/// let mut response = [0u8; zerows_util::ACCEPT_RESPONSE_SPACE];
+/// assert!(matches!(
+///     accept_request(&mut upgrader, &config, &request[..40], &mut response),
+///     Accept::Partial
+/// ));
+/// match accept_request(&mut upgrader, &config, request, &mut response) {
+///     Accept::Upgraded { response_len, .. } => {
+///         assert!(response[..response_len].starts_with(b"HTTP/1.1 101"));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+pub fn accept_request<H: Hooks>(
+    upgrader: &mut Upgrader<H>,
+    config: &Arc<Config>,
+    request: &[u8],
+    response: &mut [u8],
+) -> Accept {
+    let mut up = ConnectionHooks::around(upgrader, config);
+    let Some((response_len, result)) = respond(&mut up, request, response) else {
+        return Accept::Partial;
+    };
+    match result {
+        Ok(head) => {
+            let hooks = up.into_hooks();
+            let mut connection = Connection::new(Role::Server, config, &request[head..]);
+            if let Some(ext) = hooks.extension {
+                connection.set_extension(ext);
+            }
+            let agreed = hooks.agreed;
+            Accept::Upgraded {
+                response_len,
+                connection,
+                agreed: (!agreed.is_empty()).then(|| Box::new(agreed)),
+            }
+        }
+        Err(e) => Accept::Refused {
+            response_len,
+            error: Error::Handshake(e),
+        },
+    }
+}
+
+/// The longest request head [`accept_request`] takes: 8 KiB.
+pub const MAX_REQUEST_HEAD: usize = HEAD_BUF;
+/// The room [`accept_request`] needs to write its answer: 2 KiB.
+pub const ACCEPT_RESPONSE_SPACE: usize = RESPONSE_BUF;
 
 /// The client's handshake over `space` ([`HEAD_BUF`] bytes): write the request with our
 /// extension offer, read the response and check it (RFC 6455 §4.1), keep what followed it.

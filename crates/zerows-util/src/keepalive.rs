@@ -64,6 +64,16 @@ impl Keepalive {
         }
     }
 
+    /// When the peer was last heard from (or the timer started).
+    pub(crate) fn last_seen(&self) -> Instant {
+        self.last_seen
+    }
+
+    /// Whether a ping is out and unanswered.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.outstanding.is_some()
+    }
+
     /// Something arrived from the peer: it is alive.
     pub(crate) fn on_activity(&mut self, now: Instant) {
         self.last_seen = now;

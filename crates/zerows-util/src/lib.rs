@@ -226,10 +226,10 @@ pub use crate::tokio::{
     AsyncMessageReader, AsyncMessageWriter, AsyncReadHalf, AsyncWebSocket, AsyncWriteHalf,
 };
 pub use config::{Config, KeepaliveConfig};
-pub use conn::{Chunk, Connection, Item};
+pub use conn::{Chunk, Connection, Item, Outbox};
 pub use error::{Error, Halves, Misuse, ReuniteError};
 pub use extension::{Extension, ExtensionError, MessageDecoder, MessageEncoder, Negotiate};
-pub use handshake::Agreed;
+pub use handshake::{ACCEPT_RESPONSE_SPACE, Accept, Agreed, MAX_REQUEST_HEAD, accept_request};
 pub use message::{Message, OwnedCloseFrame, OwnedMessage, PreparedMessage, Utf8Bytes};
 pub use pool::BufferPool;
 pub use sync::{MessageReader, MessageWriter, ReadHalf, SplitStream, WebSocket, WriteHalf};

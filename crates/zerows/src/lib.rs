@@ -77,6 +77,8 @@
 //!   negotiated and installed (implies `tokio`).
 //! - `axum`: [`axum::WebSocketUpgrade`], the axum 0.8 extractor (implies `hyper`).
 //! - `net` (default): [`net`]: dial by URL, proxies, timeouts ([`connect`], [`Dialer`]).
+//! - `poll`: [`poll`], the readiness-driven server on mio (one event loop per thread,
+//!   `SO_REUSEPORT` listeners, no task and no buffer per idle connection).
 //! - `tls` (default): `wss://` and TLS servers with rustls (aws-lc-rs provider chosen by the
 //!   crate) trusting Mozilla's roots; `native-roots` adds the platform's.
 #![no_std]
@@ -97,6 +99,9 @@ pub use zerows_util as util;
 #[cfg(feature = "net")]
 #[doc(inline)]
 pub use zerows_net as net;
+#[cfg(feature = "poll")]
+#[doc(inline)]
+pub use zerows_poll as poll;
 
 #[cfg(all(feature = "net", feature = "tokio"))]
 pub use zerows_net::connect_async;

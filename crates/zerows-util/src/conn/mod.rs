@@ -297,6 +297,40 @@ impl Connection {
         self.tx.frame(opcode, fin, payload, flush)
     }
 
+    /// Queues a data message whatever its size, copied (or encoded through the extension): for a
+    /// driver that cannot write before the call returns (a readiness loop), which bounds what it
+    /// queues with [`pending_output`](Self::pending_output). Written with the next
+    /// [`output`](Self::output).
+    pub fn queue_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        self.tx.message_queued(opcode, payload)
+    }
+
+    /// Queues a prepared message without copying it: the connection holds a reference to the
+    /// encoded frame until it is written (a server without an extension; otherwise it is encoded
+    /// for this connection, as [`queue_message`](Self::queue_message) does). A broadcast to many
+    /// connections costs one encoding and no copy per connection.
+    pub fn queue_prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
+        self.tx.prepared_held(msg)
+    }
+
+    /// How many bytes wait to be written: the queue, a control frame, and what is left of a held
+    /// message (a driver's backpressure measure).
+    pub fn pending_output(&self) -> usize {
+        self.tx.pending_output()
+    }
+
+    /// Gives `f` the view of `item` (as [`view`](Self::view)) together with an [`Outbox`] to queue
+    /// replies on this connection while the view is borrowed: an echo without a copy out of the
+    /// read buffer.
+    pub fn with_view<R>(
+        &mut self,
+        item: Item,
+        f: impl FnOnce(Option<Message<'_>>, &mut Outbox<'_>) -> R,
+    ) -> R {
+        let mut outbox = Outbox { tx: &mut self.tx };
+        f(view(&self.rx, item), &mut outbox)
+    }
+
     /// Sends a prepared message (encoded once, shared between connections; compressed per
     /// connection when an extension was negotiated).
     pub fn send_prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
@@ -357,6 +391,29 @@ impl Connection {
         self.rx.is_idle()
     }
 
+    /// Whether the connection is at rest: open, no byte waiting to be decoded or written, no frame
+    /// or message in progress either way, nothing owed, no keepalive ping out, and no extension
+    /// state. A dormant connection is equivalent to `Connection::new` with the same role and
+    /// config, given [`resume_keepalive`](Self::resume_keepalive)`(`[`last_heard`](Self::last_heard)`)`:
+    /// a readiness driver may drop it and keep only its socket until the next byte arrives (call
+    /// [`handle_timeout`](Self::handle_timeout) first when [`timer_armed`](Self::timer_armed), so
+    /// that the last activity is stamped).
+    pub fn is_dormant(&self) -> bool {
+        self.rx.is_dormant() && self.tx.is_dormant()
+    }
+
+    /// When the keepalive timer last heard from the peer (`None`: no keepalive, or its timer has
+    /// not started).
+    pub fn last_heard(&self) -> Option<Instant> {
+        self.rx.last_heard()
+    }
+
+    /// Starts the keepalive timer as if the peer was last heard from at `at`: for a connection
+    /// rebuilt from a driver's resting form. No effect without [`Config::keepalive`].
+    pub fn resume_keepalive(&mut self, at: Instant) {
+        self.rx.resume_keepalive(at);
+    }
+
     /// Whether the connection takes its buffers from a [`BufferPool`](crate::BufferPool).
     pub fn is_pooled(&self) -> bool {
         self.rx.pooled()
@@ -373,6 +430,31 @@ impl Connection {
     pub fn release_buffers(&mut self) {
         self.rx.release_if_idle();
         self.tx.release();
+    }
+}
+
+/// The sending side of a [`Connection`] while an item's view is borrowed
+/// ([`Connection::with_view`]): data messages and prepared messages are queued, never written
+/// from the caller's buffer.
+#[derive(Debug)]
+pub struct Outbox<'a> {
+    tx: &'a mut Sender,
+}
+
+impl Outbox<'_> {
+    /// As [`Connection::queue_message`].
+    pub fn queue_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        self.tx.message_queued(opcode, payload)
+    }
+
+    /// As [`Connection::queue_prepared`].
+    pub fn queue_prepared(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
+        self.tx.prepared_held(msg)
+    }
+
+    /// As [`Connection::pending_output`].
+    pub fn pending_output(&self) -> usize {
+        self.tx.pending_output()
     }
 }
 

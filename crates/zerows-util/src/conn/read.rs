@@ -242,6 +242,15 @@ impl ReadBuffers {
             && self.decoder.payload_remaining().is_none()
     }
 
+    /// Idle, with no streamed message asked for and no extension state: a fresh `ReadBuffers`
+    /// would do the same from here.
+    pub(crate) fn is_dormant(&self) -> bool {
+        self.is_idle()
+            && self.ext.is_none()
+            && !self.stream_next
+            && matches!(self.assembly, Assembly::Idle)
+    }
+
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }

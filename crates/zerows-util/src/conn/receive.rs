@@ -375,6 +375,34 @@ impl Receiver {
         self.owed.is_some() || self.ready.is_some() || matches!(self.phase, Phase::Ended(_))
     }
 
+    /// At rest: open, nothing owed or held back, no keepalive ping out, no activity unstamped,
+    /// and the buffers idle with no extension state.
+    pub(crate) fn is_dormant(&self) -> bool {
+        self.phase == Phase::Open
+            && self.owed.is_none()
+            && self.ready.is_none()
+            && self.buffers.is_dormant()
+            && self
+                .keepalive
+                .as_ref()
+                .is_none_or(|k| !self.activity && k.timer.as_ref().is_none_or(|t| !t.is_waiting()))
+    }
+
+    /// When the keepalive last heard from the peer, if it runs.
+    pub(crate) fn last_heard(&self) -> Option<Instant> {
+        self.keepalive
+            .as_ref()
+            .and_then(|k| k.timer.as_ref())
+            .map(Keepalive::last_seen)
+    }
+
+    /// Starts the keepalive timer as if the peer was last heard from `at`.
+    pub(crate) fn resume_keepalive(&mut self, at: Instant) {
+        if let Some(ka) = &mut self.keepalive {
+            ka.timer = Some(Keepalive::new(ka.interval, ka.timeout, at));
+        }
+    }
+
     // ---- buffers and views ----------------------------------------------------------------
 
     pub(crate) fn is_idle(&self) -> bool {

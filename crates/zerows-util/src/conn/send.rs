@@ -106,6 +106,13 @@ impl Borrowed {
         (&head[hs..], &payload[self.at + ps..self.end])
     }
 
+    /// What is left to write of it: the current frame's header and every payload byte not
+    /// written (later frames' headers not counted).
+    fn remaining(&self) -> usize {
+        let head = usize::from(self.head_len);
+        head.saturating_sub(self.sent) + self.len() - (self.at + self.sent.saturating_sub(head))
+    }
+
     fn is_owned(&self) -> bool {
         matches!(self.source, Source::Owned(_))
     }
@@ -522,6 +529,47 @@ impl Sender {
         Ok(())
     }
 
+    /// A whole data message copied into the queue whatever its size (or through the extension):
+    /// for a driver that never writes from the caller's buffer.
+    pub(crate) fn message_queued(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        if !self.encoded(opcode, payload, false)? {
+            self.queue_message(opcode, Rsv::NONE, payload, true);
+        }
+        Ok(())
+    }
+
+    /// A prepared message held by reference to its encoded frame until it is written (a server
+    /// without an extension); otherwise as [`message_queued`](Self::message_queued).
+    pub(crate) fn prepared_held(&mut self, msg: &PreparedMessage) -> Result<(), Error> {
+        if self.role == Role::Client || self.ext.is_some() {
+            return self.message_queued(msg.opcode(), msg.payload());
+        }
+        self.check_writable()?;
+        if self.open_message {
+            return Err(Error::InvalidInput(Misuse::UnfinishedMessage));
+        }
+        // Behind a frame still held, that frame moved into the queue: output stays in order.
+        self.spill();
+        self.borrow_from(
+            Source::Owned(msg.server_frame().clone()),
+            msg.opcode(),
+            Rsv::NONE,
+            true,
+            true,
+        );
+        Ok(())
+    }
+
+    /// How many bytes wait to be written (the queue, a control frame, and what is left of a held
+    /// frame).
+    pub(crate) fn pending_output(&self) -> usize {
+        if self.poisoned {
+            return 0;
+        }
+        let held = self.borrowed.as_ref().map_or(0, Borrowed::remaining);
+        (self.queue.len() - self.qpos) + usize::from(self.clen - self.cpos) + held
+    }
+
     /// Checks a data message may be sent, and sends it through the extension's encoder if one
     /// was negotiated and transforms it (then `true`: queued).
     fn encoded(&mut self, opcode: OpCode, payload: &[u8], flush: bool) -> Result<bool, Error> {
@@ -734,6 +782,17 @@ impl Sender {
         if let CloseState::Finished { shut } = &mut self.close {
             *shut = true;
         }
+    }
+
+    /// Nothing to write, no message half sent, still open, no extension state: a fresh `Sender`
+    /// would do the same from here.
+    pub(crate) fn is_dormant(&self) -> bool {
+        !self.has_output()
+            && self.borrowed.is_none()
+            && !self.open_message
+            && !self.poisoned
+            && matches!(self.close, CloseState::Open)
+            && self.ext.is_none()
     }
 
     /// Gives the queue back to the pool, unless frames wait in it.
