@@ -54,6 +54,12 @@ struct PendingClose {
     len: u8,
 }
 
+impl PendingClose {
+    fn reason(&self) -> &str {
+        std::str::from_utf8(&self.reason[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
 /// Where a slot stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -155,6 +161,8 @@ pub struct Stats {
     pub backlog_closes: u64,
     /// Connections closed by the idle timeout.
     pub idle_closes: u64,
+    /// Connections closed by the stall timeout (a frame started, nothing more sent).
+    pub stall_closes: u64,
     /// Times a dormant connection became active.
     pub activations: u64,
     /// Read calls on open connections.
@@ -690,6 +698,11 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
                         self.state.write_out(index, &mut conn);
                     }
                     self.dispatch(index, id, &mut conn, item);
+                    if let Some(close) = self.state.close_current.take() {
+                        // Asked by the handler for its own connection: from here on, what the
+                        // peer sends is dropped until its close arrives (RFC 6455 §7.1.2).
+                        let _ = conn.close(close.code, close.reason());
+                    }
                     if conn.pending_output() >= FLUSH_AT {
                         let blocked = !self.state.write_out(index, &mut conn);
                         if blocked
@@ -749,16 +762,6 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
             }
         }
         let st = &mut self.state;
-        if let Some(close) = st.close_current.take() {
-            let reason = std::str::from_utf8(&close.reason[..usize::from(close.len)]).unwrap_or("");
-            let _ = conn.close(close.code, reason);
-            if ended.is_none() {
-                // Drive once more: the close may end reading at once (reading was over).
-                if let Poll::Ready(Err(e)) = conn.poll_item() {
-                    ended = Some(e);
-                }
-            }
-        }
         st.write_out(index, &mut conn);
         st.slots.0[index as usize].flags &= !BUSY;
         self.settle(index, id, conn, ended);
@@ -860,13 +863,15 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
             }
         } else {
             conn.release_buffers();
+            let mid_message = !conn.is_idle();
             slot.body = Body::Active(conn);
             let heard = slot.heard;
             let idle = st
                 .options
                 .idle_timeout
                 .map(|d| st.tick_after_tick(heard, d));
-            let at = [deadline.map(|d| st.tick_of_ceil(d)), idle]
+            let stall = mid_message.then(|| st.tick_after_tick(heard, st.options.stall_timeout));
+            let at = [deadline.map(|d| st.tick_of_ceil(d)), idle, stall]
                 .into_iter()
                 .flatten()
                 .min();
@@ -888,10 +893,10 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
     fn on_timer(&mut self, index: u32) {
         let st = &mut self.state;
         let now_tick = st.tick_of(st.now);
-        let (phase, heard, dormant) = {
-            let slot = &st.slots.0[index as usize];
-            (slot.phase, slot.heard, matches!(slot.body, Body::Empty))
-        };
+        let slot = &st.slots.0[index as usize];
+        let (phase, heard) = (slot.phase, slot.heard);
+        let dormant = matches!(slot.body, Body::Empty);
+        let mid_message = matches!(&slot.body, Body::Active(c) if !c.is_idle());
         match phase {
             Phase::Free => {}
             Phase::Handshake => {
@@ -906,6 +911,12 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
                     st.stats.idle_closes += 1;
                     let id = st.id(index);
                     Router::close(st, id, CloseCode::GOING_AWAY, "idle timeout");
+                    return;
+                }
+                if mid_message && now_tick >= st.tick_after_tick(heard, st.options.stall_timeout) {
+                    st.stats.stall_closes += 1;
+                    let id = st.id(index);
+                    Router::close(st, id, CloseCode::POLICY_VIOLATION, "stalled mid-message");
                     return;
                 }
                 if dormant {

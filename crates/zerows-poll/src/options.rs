@@ -30,6 +30,9 @@ pub struct Options {
     /// long. Default: off (`None`); use [`Config::keepalive`](zerows_util::Config::keepalive) to
     /// detect dead peers with pings.
     pub idle_timeout: Option<Duration>,
+    /// Close a connection (1008, "stalled mid-message") that started a frame or a message and
+    /// sent nothing more for this long: a peer cannot hold a read buffer forever. Default: 60 s.
+    pub stall_timeout: Duration,
     /// Once more than this many bytes wait to be written to a connection after a send, the send
     /// says [`SendStatus::Backpressured`](crate::SendStatus) and the handler's
     /// [`on_drain`](crate::Handler::on_drain) runs when they are all written. Default: 64 KiB.
@@ -51,6 +54,7 @@ impl Default for Options {
             max_connections: 1_000_000,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: None,
+            stall_timeout: Duration::from_secs(60),
             backpressure_threshold: 64 << 10,
             max_backlog: 1 << 20,
             listen_backlog: 1024,
@@ -85,6 +89,13 @@ impl Options {
     #[must_use]
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Options {
         self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets [`stall_timeout`](Self::stall_timeout).
+    #[must_use]
+    pub fn stall_timeout(mut self, timeout: Duration) -> Options {
+        self.stall_timeout = timeout;
         self
     }
 
