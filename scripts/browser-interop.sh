@@ -13,6 +13,8 @@
 #   sync-plain    examples/echo_server --no-deflate           ws://   permessage-deflate off
 #   sync-tls      examples/echo_server --tls-cert/--tls-key   wss://  permessage-deflate on
 #   tokio-tls     examples/echo_server_tokio --tls-cert/...   wss://  permessage-deflate on
+#   poll          examples/echo_server_poll --threads 2       ws://   permessage-deflate on
+#   poll-plain    examples/echo_server_poll --no-deflate      ws://   permessage-deflate off
 # and then the axum chat example (examples/chat, issue 15) with tests/browser/chat.mjs: two pages in
 # one room see each other's messages, a page in another room does not, a reloaded page rejoins, a
 # text over the server's limit is closed with 1009.
@@ -96,10 +98,10 @@ log "$("$CHROMIUM" --version 2>/dev/null | tail -n1), node $(node --version), pl
 # ---- build ------------------------------------------------------------------------------------
 if [ "${BROWSER_INTEROP_SKIP_BUILD:-0}" != 1 ]; then
     log "building the echo servers (release)"
-    cargo build --release -p zerows --features tokio,tls,axum \
-        --example echo_server --example echo_server_tokio --example chat
+    cargo build --release -p zerows --features tokio,tls,axum,poll \
+        --example echo_server --example echo_server_tokio --example echo_server_poll --example chat
 fi
-for bin in echo_server echo_server_tokio chat; do
+for bin in echo_server echo_server_tokio echo_server_poll chat; do
     [ -x "$EXAMPLES_DIR/$bin" ] || die "missing $EXAMPLES_DIR/$bin"
 done
 
@@ -175,6 +177,10 @@ start sync-tls "$OUT/sync-tls.log" "$EXAMPLES_DIR/echo_server" "${TLS_ARGS[@]}"
 P_SYNC_TLS=$PORT
 start tokio-tls "$OUT/tokio-tls.log" "$EXAMPLES_DIR/echo_server_tokio" "${TLS_ARGS[@]}"
 P_TOKIO_TLS=$PORT
+start poll "$OUT/poll.log" "$EXAMPLES_DIR/echo_server_poll" --threads 2
+P_POLL=$PORT
+start poll-plain "$OUT/poll-plain.log" "$EXAMPLES_DIR/echo_server_poll" --threads 2 --no-deflate
+P_POLL_PLAIN=$PORT
 start chat "$OUT/chat.log" "$EXAMPLES_DIR/chat"
 P_CHAT=$PORT
 
@@ -184,7 +190,8 @@ status=0
 INTEROP_JSON="$OUT/results.json" CHROMIUM="$CHROMIUM" TMPDIR="$SCRATCH" INTEROP_TLS_DIR="$TLS_DIR" \
     timeout --kill-after=10 "$RUN_TIMEOUT" node "$TESTS/interop.mjs" \
     "sync:$P_SYNC:on" "tokio:$P_TOKIO:on" "sync-plain:$P_PLAIN:off" \
-    "sync-tls:$P_SYNC_TLS:on:tls" "tokio-tls:$P_TOKIO_TLS:on:tls" || status=$?
+    "sync-tls:$P_SYNC_TLS:on:tls" "tokio-tls:$P_TOKIO_TLS:on:tls" \
+    "poll:$P_POLL:on" "poll-plain:$P_POLL_PLAIN:off" || status=$?
 
 log "running $TESTS/chat.mjs against the chat example (Chromium headless)"
 chat_status=0
@@ -203,7 +210,7 @@ done
 
 if [ "$status" -ne 0 ]; then
     [ "$status" -eq 124 ] && log "the browser run took longer than $RUN_TIMEOUT s and was killed"
-    for f in sync tokio sync-plain sync-tls tokio-tls chat; do
+    for f in sync tokio sync-plain sync-tls tokio-tls poll poll-plain chat; do
         if [ -s "$OUT/$f.log" ]; then
             log "$f server log (last 20 lines):"
             tail -n 20 "$OUT/$f.log" >&2

@@ -380,10 +380,7 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
                 }
                 let paused = slot.flags & READ_PAUSED != 0;
                 if readable || paused || (writable && matches!(slot.body, Body::Active(_))) {
-                    if paused {
-                        slot.flags &= !READ_PAUSED;
-                    }
-                    self.drive(index, readable || paused);
+                    self.drive(index, readable);
                 }
             }
         }
@@ -686,10 +683,25 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
         };
         st.slots.0[index as usize].flags |= BUSY;
         let id = st.id(index);
-        let mut can_read = readable && st.slots.0[index as usize].phase == Phase::Open;
+        let slot = &mut st.slots.0[index as usize];
+        // Paused for its backlog: readiness edges may have passed meanwhile, so read again.
+        let paused = slot.flags & READ_PAUSED != 0;
+        slot.flags &= !READ_PAUSED;
+        let mut can_read = (readable || paused) && slot.phase == Phase::Open;
+        let flush_at = FLUSH_AT.min(st.options.backpressure_threshold.max(1));
         let mut timed = false;
         let mut ended: Option<Error> = None;
         loop {
+            if conn.pending_output() >= flush_at {
+                let blocked = !self.state.write_out(index, &mut conn);
+                if blocked && conn.pending_output() > self.state.options.backpressure_threshold {
+                    // The peer sends faster than it reads what it is sent: its next messages wait
+                    // (in the read buffer and its socket: TCP pushes back) until the output
+                    // drains, so that answering it never runs into max_backlog.
+                    self.state.slots.0[index as usize].flags |= READ_PAUSED;
+                    break;
+                }
+            }
             match conn.poll_item() {
                 Poll::Ready(Ok(item)) => {
                     // A reply the item obliged (a pong) goes out before the next item can
@@ -702,18 +714,6 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
                         // Asked by the handler for its own connection: from here on, what the
                         // peer sends is dropped until its close arrives (RFC 6455 §7.1.2).
                         let _ = conn.close(close.code, close.reason());
-                    }
-                    if conn.pending_output() >= FLUSH_AT {
-                        let blocked = !self.state.write_out(index, &mut conn);
-                        if blocked
-                            && conn.pending_output() > self.state.options.backpressure_threshold
-                        {
-                            // The peer sends faster than it reads: stop reading until it drains.
-                            if can_read {
-                                self.state.slots.0[index as usize].flags |= READ_PAUSED;
-                            }
-                            can_read = false;
-                        }
                     }
                 }
                 Poll::Ready(Err(e)) => {
