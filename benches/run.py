@@ -61,12 +61,13 @@ SLACK = float(os.environ.get("ZEROWS_BENCH_TIMEOUT") or 120)
 PAUSE = float(os.environ.get("ZEROWS_BENCH_PAUSE") or 1)
 
 PHASES = ["criterion", "alloc", "echo", "handshake", "memory", "tls", "report"]
-ECHO_SERVERS = ["raw", "zerows-sync", "zerows-tokio", "tokio-tungstenite", "fastwebsockets",
-                "tokio-websockets"]
-MEMORY_SERVERS = ["bare", "zerows-tokio", "zerows-tokio-boxaccept", "zerows-tokio-nopool",
+ECHO_SERVERS = ["raw", "zerows-sync", "zerows-tokio", "zerows-poll", "tokio-tungstenite",
+                "fastwebsockets", "tokio-websockets"]
+MEMORY_SERVERS = ["bare", "zerows-poll", "zerows-tokio", "zerows-tokio-boxaccept",
+                  "zerows-tokio-nopool",
                   "zerows-sync",
                   "tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
-HANDSHAKE_SERVERS = ["raw", "zerows-sync", "zerows-tokio", "tokio-tungstenite",
+HANDSHAKE_SERVERS = ["raw", "zerows-sync", "zerows-tokio", "zerows-poll", "tokio-tungstenite",
                      "fastwebsockets", "tokio-websockets"]
 # Over TLS: the zerows servers and tokio-tungstenite on tokio-rustls (the same ServerConfig).
 TLS_SERVERS = ["zerows-tokio", "tokio-tungstenite", "zerows-sync"]

@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-shipped=(zerows-frame zerows-upgrade zerows-util zerows-net zerows)
+shipped=(zerows-frame zerows-upgrade zerows-util zerows-net zerows-poll zerows)
 
 echo "== manifests"
 cargo metadata --no-deps --format-version 1 --locked | python3 -c '

@@ -27,6 +27,8 @@
 //! - `bare`: the idle-memory baseline. The zerows handshake, then a task that holds the upgraded
 //!   `TcpStream` and discards what it reads.
 //! - `zerows-sync`: `zerows_util::WebSocket`, thread per connection.
+//! - `zerows-poll`: `zerows_poll::Server` with one event loop (mio, edge-triggered epoll), the
+//!   default `Options` and `Config`: no task, no future and no buffer per idle connection.
 //! - `zerows-tokio`: `zerows_util::AsyncWebSocket` with the default `Config` (one `Arc<Config>`
 //!   shared by every connection, as the shipped example does; its default pool is the
 //!   process-wide `BufferPool::shared()`, so idle connections hold no I/O buffer); `--no-pool`
@@ -120,6 +122,9 @@ pub(crate) fn main() -> io::Result<()> {
     if stack == "zerows-sync" {
         return sync_server(&addr, config, tls);
     }
+    if stack == "zerows-poll" {
+        return poll_server(&addr, config);
+    }
     // tokio-tungstenite's acceptor: the same `Arc<ServerConfig>` as zerows' `ServerTls`.
     let acceptor = tls
         .as_ref()
@@ -165,6 +170,28 @@ pub(crate) fn main() -> io::Result<()> {
     })
 }
 
+/// `zerows-poll`: the readiness-driven server with one event loop (the other servers run one
+/// thread too), the default `Options` and the same `Config`; the handler echoes each message
+/// from the borrowed read buffer, as `examples/echo_server_poll.rs` does.
+fn poll_server(addr: &str, config: Arc<zerows_util::Config>) -> io::Result<()> {
+    use zerows_poll::{ConnId, Context, Handler, Options, Server};
+
+    struct Echo;
+    impl Handler for Echo {
+        fn on_message(
+            &mut self,
+            cx: &mut Context<'_>,
+            id: ConnId,
+            message: zerows_util::Message<'_>,
+        ) {
+            let _ = cx.send(id, message.opcode(), message.payload());
+        }
+    }
+    let server = Server::bind(addr, Options::default().threads(1), config)?;
+    announce(server.local_addr());
+    server.run(|_| Echo)
+}
+
 unsafe extern "C" {
     fn malloc_stats();
 }
@@ -181,7 +208,7 @@ where
 
 fn usage() -> ! {
     eprintln!(
-        "usage: echo_server --stack raw|bare|zerows-sync|zerows-tokio|tokio-tungstenite|\
+        "usage: echo_server --stack raw|bare|zerows-sync|zerows-tokio|zerows-poll|tokio-tungstenite|\
          fastwebsockets|tokio-websockets [--addr HOST:PORT] [--no-pool] [--box-accept] \
          [--tls-cert PEM --tls-key PEM]\n       echo_server --sizes | --gen-cert DIR"
     );
