@@ -45,10 +45,10 @@ if not TARGET.is_absolute():
 RES = TARGET / "zerows-bench-results"
 CRIT = TARGET / "criterion"
 
-ECHO_ORDER = ["raw", "zerows-sync", "zerows-tokio", "tokio-tungstenite", "fastwebsockets",
-              "tokio-websockets"]
+ECHO_ORDER = ["raw", "zerows-sync", "zerows-tokio", "zerows-poll", "tokio-tungstenite",
+              "fastwebsockets", "tokio-websockets"]
 PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
-ZEROWS = ["zerows-sync", "zerows-tokio"]
+ZEROWS = ["zerows-sync", "zerows-tokio", "zerows-poll"]
 # Raw results a run writes (and --publish copies).
 JSONL = ["echo", "handshake", "memory", "sizes", "alloc", "alloc_handshake", "tls_echo",
          "tls_handshake", "errors"]
@@ -293,7 +293,7 @@ def echo_section(recs):
             c = cells[key]
             m = {s: med([r["msg_per_s"] for r in c.get(s, [])]) for s in servers}
             zt, zs = m.get("zerows-tokio"), m.get("zerows-sync")
-            zbest = max([x for x in (zt, zs) if x], default=None)
+            zbest = max([x for x in (zt, zs, m.get("zerows-poll")) if x], default=None)
             pbest_name, pbest = max(((p, m.get(p)) for p in PEERS if m.get(p)),
                                     key=lambda kv: kv[1], default=(None, None))
             row = [f"{key[1]} × {key[2]}"]
@@ -313,6 +313,20 @@ def echo_section(recs):
                 + [f"{p} ÷ zerows-sync" for p in PEERS]
                 + ["best peer", "best zerows ÷ best peer", "target"])
         out += [table(head, rows), ""]
+
+        rows = []
+        for key in sorted(k for k in cells if k[0] == size):
+            c = cells[key]
+            zp = med([r["msg_per_s"] for r in c.get("zerows-poll", [])])
+            zt = med([r["msg_per_s"] for r in c.get("zerows-tokio", [])])
+            if zp and zt:
+                rows.append([f"{key[1]} × {key[2]}", fmt_rate(zp, ""), fmt_rate(zt, ""),
+                             fmt_ratio(zp / zt), "met" if zp >= zt else "**missed**"])
+        if rows:
+            out += [f"### {size} B messages: zerows-poll against zerows-tokio (msg/s, medians; "
+                    "target ≥ 1.0×)", "",
+                    table(["conns × in flight", "zerows-poll", "zerows-tokio",
+                           "zerows-poll ÷ zerows-tokio", "target"], rows), ""]
 
         out += [f"### {size} B messages: server CPU per message (µs, median)", ""]
         rows = []
@@ -428,6 +442,7 @@ def echo_svg(recs, conns):
     if conns not in {k[1] for k in cells}:
         conns = sorted({k[1] for k in cells})[0]
     colors = {"raw": "#9e9e9e", "zerows-sync": "#1b5e20", "zerows-tokio": "#43a047",
+              "zerows-poll": "#00897b",
               "tokio-tungstenite": "#1e88e5", "fastwebsockets": "#fb8c00",
               "tokio-websockets": "#8e24aa"}
     pw, ph, top, left, gap = 300, 260, 60, 70, 40
@@ -802,6 +817,10 @@ TARGETS = [
              "simdutf8 `compat`'s)", 5),
     ("handshake", "server handshake (bytes to bytes) < 1 µs and 0 allocations", None),
     ("memory", "idle zerows-tokio connection ≤ a bare tokio task + 0.5 KiB", 6),
+    # issue 17
+    ("poll-echo", "zerows-poll echo msg/s ≥ zerows-tokio's in every cell (issue 17)", None),
+    ("poll-memory", "idle zerows-poll connection ≤ 256 bytes of user-space memory (issue 17)",
+     None),
 ]
 
 
@@ -879,6 +898,21 @@ def targets(R):
                 b = mem["bare"]["idle_bytes_per_conn"] / 1024
                 by = f" (by {z - b - 0.5:.2f} KiB)" if z - b > 0.5 else ""
                 got = f"{z - b:+.2f} KiB ({z:.2f} against {b:.2f} KiB)", [z - b <= 0.5], by
+        elif tid == "poll-echo":
+            rs = [(k, E.med(k, "zerows-poll") / E.med(k, "zerows-tokio")) for k in E.keys
+                  if E.med(k, "zerows-poll") and E.med(k, "zerows-tokio")]
+            if rs:
+                worst_key, worst = min(rs, key=lambda kr: kr[1])
+                by = (f" (by up to {(1 - worst) * 100:.0f} %, at {fmt_size(worst_key[0])} × "
+                      f"{worst_key[1]} × {worst_key[2]})") if worst < 1 else ""
+                got = (f"{rng([r for _, r in rs])} zerows-tokio's msg/s over {len(rs)} cells",
+                       [r >= 1 for _, r in rs], by)
+        elif tid == "poll-memory":
+            mem = {r["server"]: r for r in R.memory if "error" not in r}
+            if "zerows-poll" in mem:
+                z = mem["zerows-poll"]["idle_bytes_per_conn"]
+                got = (f"{z:.0f} bytes at {mem['zerows-poll']['conns']:,} connections",
+                       [z <= 256], f" (by {z - 256:.0f} bytes)")
         if got is None:
             rows.append((text, "not measured", "—", note))
             continue
@@ -893,7 +927,7 @@ def targets(R):
 
 def block_targets(R):
     rows = [[t, m, v, str(n) if n else "—"] for t, m, v, n in targets(R)]
-    return table(["target (issue 7)", "measured", "verdict", "note"], rows)
+    return table(["target (issues 7, 17)", "measured", "verdict", "note"], rows)
 
 
 def block_figures(R):
