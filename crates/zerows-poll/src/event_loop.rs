@@ -167,6 +167,9 @@ pub struct Stats {
     pub activations: u64,
     /// Read calls on open connections.
     pub reads: u64,
+    /// Prepared messages written straight to a dormant connection's socket (no `Connection`
+    /// built for them).
+    pub direct_writes: u64,
 }
 
 /// Everything but the handler and the upgrader: what a [`Context`] routes to.
@@ -1082,6 +1085,17 @@ impl<S: Socket> State<S> {
         true
     }
 
+    /// Whether `id` is open and dormant (no `Connection` held, not in a callback).
+    fn is_dormant(&self, id: ConnId) -> bool {
+        self.slots.0.get(id.slot as usize).is_some_and(|slot| {
+            slot.generation == id.generation
+                && id.worker == self.worker
+                && slot.phase == Phase::Open
+                && slot.flags & BUSY == 0
+                && matches!(slot.body, Body::Empty)
+        })
+    }
+
     /// The connection of an open id, made active (for a send or a close).
     fn active(&mut self, id: ConnId) -> Option<&mut Connection> {
         let slot = self.slots.0.get(id.slot as usize)?;
@@ -1112,6 +1126,25 @@ impl<S: Socket> State<S> {
 impl<S: Socket> Router for State<S> {
     fn send(&mut self, id: ConnId, what: Outgoing<'_>) -> Result<SendStatus, SendError> {
         let limits = self.limits();
+        // A prepared message to a dormant connection (open, nothing queued, no extension) is its
+        // server frame verbatim, which is what the connection would queue: written straight to
+        // the socket, it needs no `Connection` at all unless the socket takes only part of it.
+        let mut written = 0;
+        if let Outgoing::Prepared(msg) = what
+            && self.is_dormant(id)
+            && let Some(socket) = self.slots.0[id.slot as usize].socket.as_mut()
+        {
+            let frame = msg.server_frame();
+            match socket.write(frame) {
+                Ok(n) if n == frame.len() => {
+                    self.stats.direct_writes += 1;
+                    return Ok(SendStatus::Queued);
+                }
+                Ok(n) => written = n,
+                // Would block, or lost: the connection queues it and its next turn finds out.
+                Err(_) => {}
+            }
+        }
         let conn = self.active(id).ok_or(SendError::NotOpen)?;
         if conn.pending_output() > limits.max_backlog {
             let _ = conn.close(CloseCode::POLICY_VIOLATION, BACKLOG_REASON);
@@ -1126,6 +1159,10 @@ impl<S: Socket> Router for State<S> {
             Error::InvalidInput(_) => SendError::Refused(e),
             _ => SendError::NotOpen,
         })?;
+        if written > 0 {
+            // The part the socket took: the queued frame is all the output there is.
+            conn.advance(written);
+        }
         if conn.pending_output() > limits.threshold {
             self.slots.0[id.slot as usize].flags |= DRAIN_WANTED;
             Ok(SendStatus::Backpressured)
