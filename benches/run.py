@@ -6,7 +6,7 @@ Phases, in order (``--only`` picks some):
   alloc      allocations per message (in-memory echo under a counting allocator)
   echo       loopback echo matrix: sizes x connections x messages in flight, servers interleaved
   handshake  connect -> upgrade -> close cycles per second
-  memory     RSS per idle connection at 10,000 connections, after the handshake and after a
+  memory     RSS per idle connection at 15,000 connections, after the handshake and after a
              64 KiB echo
   tls        wss:// over loopback: zerows-tokio and zerows-sync (zerows_net::ServerTls) against
              tokio-tungstenite over tokio-rustls with the same rustls ServerConfig; an echo matrix
@@ -76,7 +76,7 @@ TLS_FILES = ["tls_echo.jsonl", "tls_handshake.jsonl", "tls_meta.json"]
 
 FULL = dict(
     sizes=[16, 1024, 65536], conns=[10, 100, 1000], inflight=[1, 16], reps=3,
-    secs=1.5, warmup=0.4, hs_secs=1.0, hs_reps=3, mem_conns=10000, alloc_n=100000,
+    secs=1.5, warmup=0.4, hs_secs=1.0, hs_reps=3, mem_conns=15000, alloc_n=100000,
     tls_sizes=[16, 1024, 65536], tls_conns=[10, 100], tls_inflight=[1, 16], tls_reps=3,
     tls_secs=1.5, tls_warmup=0.4, tls_hs_conc=[1, 16], tls_hs_secs=1.5,
     criterion=["--warm-up-time", "0.5", "--measurement-time", "1.5", "--nresamples", "10000",
