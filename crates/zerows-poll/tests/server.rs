@@ -5,9 +5,15 @@
 mod common;
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
+use std::time::{Duration, Instant};
 
-use common::{client, recv, start, start_with, tcp};
+use common::{
+    client, masked, read_frame, read_response_head, recv, request_head, start, start_with, tcp,
+};
 use tungstenite::Message as WsMessage;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::protocol::CloseFrame;
@@ -344,5 +350,208 @@ fn shutdown_closes_open_connections_with_going_away() {
     let (closed, code, _) = next_close(&rx);
     assert_eq!(closed, id);
     assert_eq!(code, Some(1001));
+    server.stop();
+}
+
+/// The `Sec-WebSocket-Accept` for the key of [`request_head`] (RFC 6455 §1.3's example).
+const ACCEPT: &str = "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+#[test]
+fn frames_sent_in_the_same_write_as_the_request_head_are_kept() {
+    let (server, rx) = probe(Options::default().threads(1));
+    let mut s = tcp(server.addr);
+    let mut bytes = request_head("/eager").into_bytes();
+    bytes.extend(masked(0x1, b"first"));
+    bytes.extend(masked(0x2, &[1, 2, 3]));
+    s.write_all(&bytes).expect("head and frames");
+    let head = read_response_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert!(head.contains(ACCEPT), "{head}");
+    assert_eq!(read_frame(&mut s).expect("echo"), (0x81, b"first".to_vec()));
+    assert_eq!(read_frame(&mut s).expect("echo"), (0x82, vec![1, 2, 3]));
+    let (_, target, _) = next_open(&rx);
+    assert_eq!(target, "/eager");
+    server.stop();
+}
+
+#[test]
+fn a_request_head_and_a_frame_that_arrive_in_pieces_are_put_together() {
+    let (server, rx) = probe(Options::default().threads(1));
+    let mut s = tcp(server.addr);
+    let mut bytes = request_head("/slowly?piece=7").into_bytes();
+    bytes.extend(masked(0x1, b"in pieces"));
+    for piece in bytes.chunks(7) {
+        s.write_all(piece).expect("a piece");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let head = read_response_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert!(head.contains(ACCEPT), "{head}");
+    assert_eq!(
+        read_frame(&mut s).expect("echo"),
+        (0x81, b"in pieces".to_vec())
+    );
+    let (_, target, _) = next_open(&rx);
+    assert_eq!(target, "/slowly?piece=7");
+    server.stop();
+}
+
+#[test]
+fn a_ping_is_answered_with_a_pong_carrying_its_payload() {
+    let (server, rx) = probe(Options::default().threads(1));
+    let mut s = tcp(server.addr);
+    s.write_all(request_head("/").as_bytes()).expect("head");
+    read_response_head(&mut s);
+    next_open(&rx);
+    s.write_all(&masked(0x9, b"are you there")).expect("ping");
+    assert_eq!(
+        read_frame(&mut s).expect("pong"),
+        (0x8a, b"are you there".to_vec())
+    );
+    // Once more after the connection went dormant.
+    std::thread::sleep(Duration::from_millis(20));
+    s.write_all(&masked(0x9, b"")).expect("ping");
+    assert_eq!(read_frame(&mut s).expect("pong"), (0x8a, Vec::new()));
+    server.stop();
+}
+
+#[test]
+fn keepalive_pings_a_dormant_connection_and_closes_it_when_no_pong_comes() {
+    let (interval, timeout) = (Duration::from_millis(200), Duration::from_millis(200));
+    let (tx, rx) = mpsc::channel();
+    let server = start(
+        Options::default().threads(1),
+        Config::default().keepalive(interval, timeout),
+        move |_| Probe { events: tx.clone() },
+    );
+    // One peer answers every ping (on a thread of its own) for several intervals.
+    let mut answering = tcp(server.addr);
+    answering
+        .write_all(request_head("/answering").as_bytes())
+        .expect("head");
+    read_response_head(&mut answering);
+    let (answering_id, _, _) = next_open(&rx);
+    let answerer = std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut pongs = 0;
+        while start.elapsed() < interval * 4 {
+            let (first, payload) = read_frame(&mut answering).expect("a ping");
+            assert_eq!(first, 0x89);
+            answering.write_all(&masked(0xa, &payload)).expect("pong");
+            pongs += 1;
+        }
+        (answering, pongs)
+    });
+    // The other never answers.
+    let start = Instant::now();
+    let mut silent = tcp(server.addr);
+    silent
+        .write_all(request_head("/silent").as_bytes())
+        .expect("head");
+    read_response_head(&mut silent);
+    let (silent_id, _, _) = next_open(&rx);
+
+    let (first, ping) = read_frame(&mut silent).expect("a ping");
+    assert_eq!(first, 0x89, "a ping");
+    let pinged = start.elapsed();
+    assert!(pinged >= interval, "pinged after {pinged:?}");
+    let (first, close) = read_frame(&mut silent).expect("a close");
+    let closed = start.elapsed();
+    assert_eq!(first, 0x88, "a close after an unanswered ping {ping:?}");
+    assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1001);
+    assert_eq!(&close[2..], b"keepalive timeout");
+    assert!(closed >= interval + timeout, "closed after {closed:?}");
+    println!("keepalive: pinged after {pinged:?}, closed after {closed:?}");
+    let (id, _, error) = next_close(&rx);
+    assert_eq!(id, silent_id);
+    assert!(error, "a keepalive timeout is an error");
+
+    let (mut answering, pongs) = answerer.join().expect("the answering peer");
+    assert!(pongs >= 2, "{pongs} pings answered");
+    answering.write_all(&masked(0x1, b"alive")).expect("text");
+    // A ping may come first.
+    loop {
+        match read_frame(&mut answering).expect("the echo") {
+            (0x89, payload) => answering.write_all(&masked(0xa, &payload)).expect("pong"),
+            frame => {
+                assert_eq!(frame, (0x81, b"alive".to_vec()));
+                break;
+            }
+        }
+    }
+    assert!(
+        common::nothing_within(&rx, Duration::ZERO),
+        "{answering_id} is still open"
+    );
+    server.stop();
+}
+
+/// Echoes every message; counts the `on_drain` calls and the echoes refused.
+struct DrainCounter {
+    drains: Arc<AtomicUsize>,
+    refused: Arc<AtomicUsize>,
+}
+
+impl Handler for DrainCounter {
+    fn on_message(&mut self, cx: &mut Context<'_>, id: ConnId, message: Message<'_>) {
+        if cx.send(id, message.opcode(), message.payload()).is_err() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn on_drain(&mut self, _cx: &mut Context<'_>, _id: ConnId) {
+        self.drains.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_peer_that_writes_faster_than_it_reads_is_paused_not_cut_off() {
+    // The backpressure promise: a peer that sends faster than it reads its echoes is not read
+    // from until it catches up, so an echo never finds more than max_backlog waiting (the
+    // threshold, 64 KiB, plus about one message).
+    const MESSAGES: usize = 200;
+    const SIZE: usize = 64 << 10;
+    let drains = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let (d, r) = (Arc::clone(&drains), Arc::clone(&refused));
+    let server = start(
+        Options::default().threads(1).max_backlog(256 << 10),
+        Config::default(),
+        move |_| DrainCounter {
+            drains: Arc::clone(&d),
+            refused: Arc::clone(&r),
+        },
+    );
+    let mut s = tcp(server.addr);
+    s.write_all(request_head("/").as_bytes()).expect("head");
+    read_response_head(&mut s);
+    let payload = |i: usize| vec![u8::try_from(i % 251).expect("small"); SIZE];
+    // The peer writes everything before it reads anything.
+    let mut writer = s.try_clone().expect("clone");
+    let writing = std::thread::spawn(move || {
+        for i in 0..MESSAGES {
+            writer
+                .write_all(&masked(0x2, &payload(i)))
+                .expect("a message");
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 0..MESSAGES {
+        let (first, echo) = read_frame(&mut s).expect("an echo");
+        assert_eq!(
+            first,
+            0x82,
+            "echo {i}: {} echoes refused",
+            refused.load(Ordering::Relaxed)
+        );
+        assert!(echo == payload(i), "echo {i}");
+    }
+    writing.join().expect("the writer");
+    assert_eq!(refused.load(Ordering::Relaxed), 0, "echoes refused");
+    assert!(drains.load(Ordering::Relaxed) > 0, "on_drain ran");
+    println!(
+        "{MESSAGES} messages of {SIZE} bytes: {} drains",
+        drains.load(Ordering::Relaxed)
+    );
     server.stop();
 }
