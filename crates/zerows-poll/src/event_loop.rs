@@ -370,12 +370,26 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
                 if writable {
                     slot.flags &= !WRITE_BLOCKED;
                 }
-                let paused = slot.flags & READ_PAUSED != 0;
-                if readable || paused || (writable && matches!(slot.body, Body::Active(_))) {
-                    if paused {
-                        slot.flags &= !READ_PAUSED;
+                if slot.flags & READ_PAUSED != 0 {
+                    // The peer sends faster than it reads: write what waits, and read again
+                    // (what arrived meanwhile too: readiness is edge-triggered) only once the
+                    // backlog is back under the threshold. A readable edge alone changes
+                    // nothing.
+                    if writable {
+                        self.drive(index, false);
                     }
-                    self.drive(index, readable || paused);
+                    let threshold = self.state.options.backpressure_threshold;
+                    let slot = &mut self.state.slots.0[index as usize];
+                    let backlog = match &slot.body {
+                        Body::Active(c) => c.pending_output(),
+                        _ => 0,
+                    };
+                    if slot.flags & READ_PAUSED != 0 && backlog <= threshold {
+                        slot.flags &= !READ_PAUSED;
+                        self.drive(index, true);
+                    }
+                } else if readable || (writable && matches!(slot.body, Body::Active(_))) {
+                    self.drive(index, readable);
                 }
             }
         }
