@@ -448,3 +448,35 @@ fn a_peer_that_stalls_mid_frame_is_closed_without_an_idle_timeout() {
     assert_eq!(close_code(&answer), 1008, "policy violation");
     server.stop();
 }
+
+#[test]
+fn shutdown_drops_handshakes_in_progress_and_stops() {
+    let _serial = serial();
+    let (server, rx, counts) = tracked(Options::default().threads(2), Config::default());
+    let mut halves: Vec<_> = (0..4)
+        .map(|_| {
+            let mut s = tcp(server.addr);
+            s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+                .expect("half a head");
+            s
+        })
+        .collect();
+    let mut ws = client(server.addr, "/");
+    next_open(&rx);
+    // The half heads reached the loops before the shutdown.
+    std::thread::sleep(Duration::from_millis(50));
+    for h in &server.handles {
+        h.shutdown();
+    }
+    for s in &mut halves {
+        assert!(read_to_end_or_reset(s).is_empty(), "no response");
+    }
+    match ws.read().expect("the close frame") {
+        WsMessage::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    while ws.read().is_ok() {}
+    server.stop();
+    assert_eq!(counts.opened.load(Ordering::Relaxed), 1);
+    assert_eq!(counts.closed.load(Ordering::Relaxed), 1);
+}

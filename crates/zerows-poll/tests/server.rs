@@ -555,3 +555,69 @@ fn a_peer_that_writes_faster_than_it_reads_is_paused_not_cut_off() {
     );
     server.stop();
 }
+
+#[test]
+fn a_handle_broadcasts_to_every_connection_and_closes_one_by_id() {
+    let (server, rx) = probe(Options::default().threads(1));
+    let mut clients: Vec<_> = (0..3)
+        .map(|i| client(server.addr, &format!("/{i}")))
+        .collect();
+    let mut ids = Vec::new();
+    for _ in &clients {
+        let (id, target, _) = next_open(&rx);
+        ids.push((target, id));
+    }
+    ids.sort();
+    let handle = server.handles[0].clone();
+    handle.broadcast(PreparedMessage::new(OpCode::Binary, b"news"));
+    for (i, ws) in clients.iter_mut().enumerate() {
+        assert_eq!(
+            ws.read().expect("broadcast"),
+            WsMessage::binary(b"news".to_vec()),
+            "client {i}"
+        );
+    }
+    handle.close(ids[1].1, CloseCode::from(4100), "by handle");
+    match clients[1].read().expect("the close frame") {
+        WsMessage::Close(Some(frame)) => {
+            assert_eq!(u16::from(frame.code), 4100);
+            assert_eq!(frame.reason.as_str(), "by handle");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    while clients[1].read().is_ok() {}
+    let (closed, code, _) = next_close(&rx);
+    assert_eq!(closed, ids[1].1);
+    assert_eq!(code, Some(4100));
+    // The others are untouched.
+    for i in [0, 2] {
+        clients[i].send(WsMessage::text("ok")).expect("send");
+        assert_eq!(clients[i].read().expect("echo"), WsMessage::text("ok"));
+    }
+    server.stop();
+}
+
+#[test]
+fn a_send_to_a_closed_id_never_reaches_the_connection_that_reuses_its_slot() {
+    let (server, rx) = probe(Options::default().threads(1));
+    let mut old = client(server.addr, "/old");
+    let (old_id, _, _) = next_open(&rx);
+    old.close(None).expect("close");
+    while old.read().is_ok() {}
+    next_close(&rx);
+    let mut new = client(server.addr, "/new");
+    let (new_id, _, _) = next_open(&rx);
+    assert_ne!(new_id, old_id);
+    // Displayed as worker:slot.generation: the same slot, another generation.
+    let slot = |id: ConnId| id.to_string().split('.').next().map(str::to_owned);
+    assert_eq!(slot(new_id), slot(old_id), "{old_id} then {new_id}");
+    let handle = &server.handles[0];
+    handle.send(old_id, OwnedMessage::text("for the old one"));
+    handle.send(new_id, OwnedMessage::text("for the new one"));
+    assert_eq!(
+        new.read().expect("a message"),
+        WsMessage::text("for the new one"),
+        "the stale send was dropped"
+    );
+    server.stop();
+}
