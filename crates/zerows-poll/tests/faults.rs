@@ -480,3 +480,77 @@ fn shutdown_drops_handshakes_in_progress_and_stops() {
     assert_eq!(counts.opened.load(Ordering::Relaxed), 1);
     assert_eq!(counts.closed.load(Ordering::Relaxed), 1);
 }
+
+/// A raw peer upgraded on `path`.
+fn raw_peer(addr: std::net::SocketAddr, path: &str) -> TcpStream {
+    let mut s = tcp(addr);
+    s.write_all(common::request_head(path).as_bytes())
+        .expect("head");
+    let head = common::read_response_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    s
+}
+
+#[test]
+fn protocol_violations_are_closed_with_their_codes_and_reported_to_on_close() {
+    let _serial = serial();
+    let (server, rx, counts) = tracked(
+        Options::default().threads(1),
+        // The raw peer never answers the server's close: do not wait long for it.
+        Config::default()
+            .max_message_size(1 << 10)
+            .close_timeout(Duration::from_millis(200)),
+    );
+    let unmasked = {
+        // A client frame without a mask (RFC 6455 §5.1).
+        let mut f = vec![0x81, 2];
+        f.extend_from_slice(b"hi");
+        f
+    };
+    let cases: [(&str, Vec<u8>, u16); 4] = [
+        ("unmasked", unmasked, 1002),
+        ("bad utf-8", common::masked(0x1, &[0xff, 0xfe]), 1007),
+        ("too big", common::masked(0x2, &[0; 2 << 10]), 1009),
+        ("reserved opcode", common::masked(0x3, b""), 1002),
+    ];
+    for (what, bytes, code) in cases {
+        let mut s = raw_peer(server.addr, "/");
+        let (id, _) = next_open(&rx);
+        s.write_all(&bytes).expect(what);
+        let answer = read_to_end_or_reset(&mut s);
+        assert_eq!(close_code(&answer), code, "{what}");
+        let (closed, peer_code, error) = next_close(&rx);
+        assert_eq!(closed, id, "{what}");
+        assert_eq!(peer_code, None, "{what}");
+        assert!(error.is_some(), "{what}: on_close has the error");
+    }
+    assert_eq!(counts.opened.load(Ordering::Relaxed), 4);
+    assert_eq!(counts.closed.load(Ordering::Relaxed), 4);
+    server.stop();
+}
+
+#[test]
+fn a_peer_that_ends_its_stream_without_a_close_frame_gets_on_close_with_an_error() {
+    let _serial = serial();
+    let (server, rx, _counts) = tracked(
+        Options::default().threads(1).max_connections(1),
+        Config::default(),
+    );
+    let s = raw_peer(server.addr, "/");
+    let (id, _) = next_open(&rx);
+    s.shutdown(std::net::Shutdown::Write).expect("FIN");
+    let (closed, code, error) = next_close(&rx);
+    assert_eq!(closed, id);
+    assert_eq!(code, None);
+    assert!(
+        error.is_some(),
+        "an end without a close frame is an error (1006)"
+    );
+    // The slot is free again (one connection at most).
+    let mut next = client(server.addr, "/");
+    next_open(&rx);
+    next.send(WsMessage::text("hi")).expect("send");
+    assert_eq!(next.read().expect("echo"), WsMessage::text("hi"));
+    drop(s);
+    server.stop();
+}
