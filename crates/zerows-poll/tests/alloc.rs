@@ -28,6 +28,7 @@ use zerows_poll::{ConnId, Context, EventLoop, Handle, Handler, Opened, Options};
 use zerows_upgrade::server::Upgrader;
 use zerows_util::{Config, Message};
 
+/// The system allocator, counting the allocations of counted threads.
 struct Counting;
 
 thread_local! {
@@ -38,6 +39,7 @@ thread_local! {
 /// Allocations (and reallocations) made by counted threads.
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
+/// Counts one allocation if this thread is counted.
 fn count() {
     if COUNTED.try_with(Cell::get).unwrap_or(false) {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
@@ -68,12 +70,14 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
+/// Every allocation of the test binary goes through [`Counting`].
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
 /// One test at a time: the counter is the process's.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// Holds the other tests off until dropped.
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL
         .lock()
@@ -106,7 +110,9 @@ impl Handler for CountingEcho {
     }
 }
 
+/// Messages echoed before counting (buffers and boxes reach their steady state).
 const WARMUP: usize = 500;
+/// Messages echoed while counting.
 const MESSAGES: usize = 5_000;
 /// Messages sent before their echoes are read, in the pipelined test.
 const BATCH: usize = 32;

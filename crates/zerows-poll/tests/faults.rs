@@ -22,6 +22,7 @@ use zerows_util::{Config, Message, OpCode};
 /// One test at a time: the descriptor count is the process's.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// Holds the other tests off until dropped.
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL
         .lock()
@@ -121,6 +122,7 @@ fn tracked(
     (server, rx, counts)
 }
 
+/// The next event, which must be an `on_open`.
 fn next_open(rx: &mpsc::Receiver<Event>) -> (ConnId, String) {
     match recv(rx, "on_open") {
         Event::Open(id, target) => (id, target),
@@ -128,6 +130,7 @@ fn next_open(rx: &mpsc::Receiver<Event>) -> (ConnId, String) {
     }
 }
 
+/// The next event, which must be an `on_close`.
 fn next_close(rx: &mpsc::Receiver<Event>) -> (ConnId, Option<u16>, Option<String>) {
     match recv(rx, "on_close") {
         Event::Close { id, code, error } => (id, code, error),

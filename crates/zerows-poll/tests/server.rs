@@ -77,6 +77,7 @@ impl Handler for Probe {
     }
 }
 
+/// A server of [`Probe`]s reporting to the returned receiver.
 fn probe(options: Options) -> (common::Running, mpsc::Receiver<Event>) {
     let (tx, rx) = mpsc::channel();
     let server = start(options, Config::default(), move |_| Probe {
@@ -85,6 +86,7 @@ fn probe(options: Options) -> (common::Running, mpsc::Receiver<Event>) {
     (server, rx)
 }
 
+/// The next event, which must be an `on_open`.
 fn next_open(rx: &mpsc::Receiver<Event>) -> (ConnId, String, Option<String>) {
     match recv(rx, "on_open") {
         Event::Open {
@@ -96,6 +98,7 @@ fn next_open(rx: &mpsc::Receiver<Event>) -> (ConnId, String, Option<String>) {
     }
 }
 
+/// The next event, which must be an `on_close`.
 fn next_close(rx: &mpsc::Receiver<Event>) -> (ConnId, Option<u16>, bool) {
     match recv(rx, "on_close") {
         Event::Close { id, code, error } => (id, code, error),
@@ -147,6 +150,7 @@ impl Hooks for Gate {
     }
 }
 
+/// A server of [`Probe`]s behind the [`Gate`] hooks.
 fn gated() -> (common::Running, mpsc::Receiver<Event>) {
     let (tx, rx) = mpsc::channel();
     let server = start_with(
