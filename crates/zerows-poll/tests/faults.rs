@@ -557,3 +557,138 @@ fn a_peer_that_ends_its_stream_without_a_close_frame_gets_on_close_with_an_error
     drop(s);
     server.stop();
 }
+
+#[test]
+fn a_peer_that_resets_while_the_server_writes_to_it_gets_on_close() {
+    let _serial = serial();
+    let (server, rx, counts) = tracked(
+        // A large backlog: the connection must end by the reset, not by 1008.
+        Options::default().threads(1).max_backlog(64 << 20),
+        Config::default(),
+    );
+    let ws = client(server.addr, "/victim");
+    let (id, _) = next_open(&rx);
+    let handle = server.handles[0].clone();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = Arc::clone(&stop);
+    // Sends to the connection without pause, before and after the reset.
+    let sender = std::thread::spawn(move || {
+        let chunk = zerows_util::PreparedMessage::new(OpCode::Binary, &[7u8; 16 << 10]);
+        let start = Instant::now();
+        while !s.load(Ordering::Relaxed) && start.elapsed() < WAIT * 2 {
+            handle.send_prepared(id, chunk.clone());
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    SockRef::from(ws.get_ref())
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER 0");
+    drop(ws);
+    let closed = rx.recv_timeout(WAIT);
+    stop.store(true, Ordering::Relaxed);
+    sender.join().expect("the sender");
+    match closed {
+        Ok(Event::Close {
+            id: closed, error, ..
+        }) => {
+            assert_eq!(closed, id);
+            assert!(error.is_some(), "a reset is an error");
+        }
+        other => panic!("expected on_close after the reset, got {other:?}"),
+    }
+    assert_eq!(counts.closed.load(Ordering::Relaxed), 1);
+    server.stop();
+}
+
+#[test]
+fn a_write_that_fails_after_a_reset_ends_the_connection() {
+    // The loop driven by hand over real sockets, so that the order is certain: the peer resets,
+    // then a send is written (and fails) before the loop hears of the reset from readiness.
+    use mio::net::TcpListener;
+    use mio::{Events, Interest, Poll, Token};
+    use zerows_poll::{EventLoop, Handle};
+    use zerows_upgrade::server::Upgrader;
+
+    let _serial = serial();
+    let (tx, rx) = mpsc::channel();
+    let counts = Arc::new(Counts::default());
+    let handle = Handle::new(0, Box::new(|| {}));
+    let mut lp: EventLoop<mio::net::TcpStream, Tracker> = EventLoop::new(
+        Arc::new(Config::default()),
+        &Options::default(),
+        Tracker {
+            events: Some(tx),
+            counts: Arc::clone(&counts),
+            slow: None,
+            pump: Vec::new(),
+        },
+        Upgrader::new(),
+        &handle,
+        Instant::now(),
+    );
+    let mut poll = Poll::new().expect("poll");
+    let mut listener = TcpListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    const LISTENER: Token = Token(usize::MAX - 1);
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .expect("register");
+    let mut events = Events::with_capacity(64);
+    // One turn of the loop: what is ready, then the timers.
+    let mut turn = |lp: &mut EventLoop<mio::net::TcpStream, Tracker>| {
+        poll.poll(&mut events, Some(Duration::from_millis(10)))
+            .expect("poll");
+        let now = Instant::now();
+        for ev in &events {
+            if ev.token() == LISTENER {
+                while let Ok((stream, _)) = listener.accept() {
+                    lp.accept(stream, now, |s, token| {
+                        poll.registry().register(
+                            s,
+                            Token(token),
+                            Interest::READABLE | Interest::WRITABLE,
+                        )
+                    })
+                    .expect("accept");
+                }
+            } else {
+                lp.ready(
+                    ev.token().0,
+                    ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                    ev.is_writable() || ev.is_write_closed(),
+                    now,
+                );
+            }
+        }
+        lp.handle_timeout(Instant::now());
+    };
+
+    let peer = std::thread::spawn(move || client(addr, "/"));
+    let deadline = Instant::now() + WAIT;
+    while lp.open_connections() == 0 {
+        assert!(Instant::now() < deadline, "no upgrade");
+        turn(&mut lp);
+    }
+    let ws = peer.join().expect("the peer");
+    let (id, _) = next_open(&rx);
+    SockRef::from(ws.get_ref())
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER 0");
+    drop(ws);
+    std::thread::sleep(Duration::from_millis(20));
+
+    // Before any readiness: a send, written at once, to a connection that was reset.
+    handle.send(id, zerows_util::OwnedMessage::binary(vec![1u8; 1 << 10]));
+    lp.run_commands(Instant::now());
+
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while lp.connections() > 0 && Instant::now() < deadline {
+        turn(&mut lp);
+    }
+    assert_eq!(lp.connections(), 0, "the slot was not freed");
+    let (closed, _, error) = next_close(&rx);
+    assert_eq!(closed, id);
+    assert!(error.is_some(), "a reset is an error");
+    assert_eq!(counts.closed.load(Ordering::Relaxed), 1);
+}
