@@ -185,6 +185,8 @@ struct State<S> {
     close_current: Option<PendingClose>,
     stats: Stats,
     shutting_down: bool,
+    /// Why the last write dropped a connection's socket (taken by the drive that wrote).
+    write_error: Option<io::Error>,
 }
 
 /// One event loop: the connections of one thread. See the [module docs](self).
@@ -249,6 +251,7 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
                 close_current: None,
                 stats: Stats::default(),
                 shutting_down: false,
+                write_error: None,
             },
             handler,
             upgrader,
@@ -774,6 +777,14 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
             }
         }
         st.write_out(index, &mut conn);
+        let lost = st.write_error.take();
+        if ended.is_none() && st.slots.0[index as usize].socket.is_none() {
+            // A write failed (the peer reset or went away) and dropped the socket: no
+            // readiness will come for it again, so the connection ends here.
+            ended = Some(Error::Io(
+                lost.unwrap_or_else(|| io::ErrorKind::WriteZero.into()),
+            ));
+        }
         st.slots.0[index as usize].flags &= !BUSY;
         self.settle(index, id, conn, ended);
     }
@@ -1071,9 +1082,10 @@ impl<S: Socket> State<S> {
                     return false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
+                Err(e) => {
                     // Lost: nothing more can be written; dropping the socket ends reading too.
                     slot.socket = None;
+                    self.write_error = Some(e);
                     return true;
                 }
             }
