@@ -692,3 +692,40 @@ fn a_write_that_fails_after_a_reset_ends_the_connection() {
     assert!(error.is_some(), "a reset is an error");
     assert_eq!(counts.closed.load(Ordering::Relaxed), 1);
 }
+
+#[test]
+fn bad_requests_are_refused_with_an_http_status_and_open_nothing() {
+    let _serial = serial();
+    let (server, rx, counts) = tracked(Options::default().threads(1), Config::default());
+    let long_header = format!(
+        "GET / HTTP/1.1\r\nHost: localhost\r\nX-Long: {}\r\n",
+        "a".repeat(zerows_util::MAX_REQUEST_HEAD)
+    );
+    let cases: [(&str, String, &str); 3] = [
+        ("a head too large", long_header, "431"),
+        (
+            "no upgrade",
+            "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".to_owned(),
+            "4",
+        ),
+        (
+            "not GET",
+            common::request_head("/").replacen("GET", "POST", 1),
+            "4",
+        ),
+    ];
+    for (what, request, status) in cases {
+        let mut s = tcp(server.addr);
+        // The server may refuse before it read everything: a reset of the rest is fine.
+        let _ = s.write_all(request.as_bytes());
+        let answer = read_to_end_or_reset(&mut s);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{what}: {answer:?}"
+        );
+    }
+    assert!(common::nothing_within(&rx, Duration::from_millis(50)));
+    assert_eq!(counts.opened.load(Ordering::Relaxed), 0);
+    server.stop();
+}
