@@ -1062,7 +1062,8 @@ impl<S: Socket> State<S> {
     }
 
     /// Writes `conn`'s output until it is all written or the socket would block; `false` if it
-    /// blocked. A write error ends the output (the next read reports the connection lost).
+    /// blocked. A write error drops the socket and is kept in `write_error`: the drive that wrote
+    /// ends the connection with it.
     fn write_out(&mut self, index: u32, conn: &mut Connection) -> bool {
         let slot = &mut self.slots.0[index as usize];
         let Some(socket) = slot.socket.as_mut() else {
