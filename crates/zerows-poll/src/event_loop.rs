@@ -189,7 +189,7 @@ struct State<S> {
     write_error: Option<io::Error>,
 }
 
-/// One event loop: the connections of one thread. See the [module docs](self).
+/// One event loop: the connections of one thread. See the [crate docs](crate).
 pub struct EventLoop<S, H, U = zerows_upgrade::server::NoHooks> {
     state: State<S>,
     handler: H,
