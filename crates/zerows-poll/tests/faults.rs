@@ -729,3 +729,47 @@ fn bad_requests_are_refused_with_an_http_status_and_open_nothing() {
     assert_eq!(counts.opened.load(Ordering::Relaxed), 0);
     server.stop();
 }
+
+#[test]
+fn the_idle_timeout_closes_a_silent_dormant_connection_and_spares_a_talking_one() {
+    let _serial = serial();
+    let idle = Duration::from_millis(300);
+    let (server, rx, _counts) = tracked(
+        Options::default().threads(1).idle_timeout(Some(idle)),
+        Config::default(),
+    );
+    let start = Instant::now();
+    let mut silent = raw_peer(server.addr, "/silent");
+    let (silent_id, _) = next_open(&rx);
+    let mut talking = client(server.addr, "/talking");
+    next_open(&rx);
+    let talker = std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < idle * 3 {
+            talking.send(WsMessage::text("hi")).expect("send");
+            assert_eq!(talking.read().expect("echo"), WsMessage::text("hi"));
+            std::thread::sleep(idle / 4);
+        }
+        talking
+    });
+    let (first, payload) = common::read_frame(&mut silent).expect("a close");
+    let waited = start.elapsed();
+    assert_eq!(first, 0x88);
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1001);
+    assert_eq!(&payload[2..], b"idle timeout");
+    assert!(waited >= idle, "closed after {waited:?}");
+    assert!(waited < idle * 3, "closed after {waited:?}");
+    // The close handshake completes at once (else on_close waits for the close timeout).
+    silent
+        .write_all(&common::masked(0x8, &payload[..2]))
+        .expect("the close reply");
+    assert!(read_to_end_or_reset(&mut silent).is_empty());
+    let (closed, _, _) = next_close(&rx);
+    assert_eq!(closed, silent_id);
+    let mut talking = talker.join().expect("the talking peer");
+    talking.send(WsMessage::text("still")).expect("send");
+    assert_eq!(talking.read().expect("echo"), WsMessage::text("still"));
+    talking.close(None).expect("close");
+    while talking.read().is_ok() {}
+    server.stop();
+}
