@@ -196,9 +196,11 @@ struct State<S> {
     close_current: Option<PendingClose>,
     stats: Stats,
     shutting_down: bool,
+    /// Why the last write dropped a connection's socket (taken by the drive that wrote).
+    write_error: Option<io::Error>,
 }
 
-/// One event loop: the connections of one thread. See the [module docs](self).
+/// One event loop: the connections of one thread. See the [crate docs](crate).
 pub struct EventLoop<S, H, U = zerows_upgrade::server::NoHooks> {
     state: State<S>,
     handler: H,
@@ -260,6 +262,7 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
                 close_current: None,
                 stats: Stats::default(),
                 shutting_down: false,
+                write_error: None,
             },
             handler,
             upgrader,
@@ -766,6 +769,14 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
         }
         let st = &mut self.state;
         st.write_out(index, &mut conn);
+        let lost = st.write_error.take();
+        if ended.is_none() && st.slots.0[index as usize].socket.is_none() {
+            // A write failed (the peer reset or went away) and dropped the socket: no
+            // readiness will come for it again, so the connection ends here.
+            ended = Some(Error::Io(
+                lost.unwrap_or_else(|| io::ErrorKind::WriteZero.into()),
+            ));
+        }
         st.slots.0[index as usize].flags &= !BUSY;
         self.settle(index, id, conn, ended);
     }
@@ -1051,7 +1062,8 @@ impl<S: Socket> State<S> {
     }
 
     /// Writes `conn`'s output until it is all written or the socket would block; `false` if it
-    /// blocked. A write error ends the output (the next read reports the connection lost).
+    /// blocked. A write error drops the socket and is kept in `write_error`: the drive that wrote
+    /// ends the connection with it.
     fn write_out(&mut self, index: u32, conn: &mut Connection) -> bool {
         let slot = &mut self.slots.0[index as usize];
         let Some(socket) = slot.socket.as_mut() else {
@@ -1071,9 +1083,10 @@ impl<S: Socket> State<S> {
                     return false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
+                Err(e) => {
                     // Lost: nothing more can be written; dropping the socket ends reading too.
                     slot.socket = None;
+                    self.write_error = Some(e);
                     return true;
                 }
             }
