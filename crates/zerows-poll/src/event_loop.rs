@@ -116,6 +116,8 @@ struct Slot<S> {
     generation: u32,
     /// The tick the peer was last heard from (keepalive, idle timeout).
     heard: u32,
+    /// The tick bytes last moved either way (the stall timeout).
+    progress: u32,
     phase: Phase,
     flags: u8,
     /// The peer's close code (with `CLOSE_SEEN`).
@@ -130,6 +132,7 @@ impl<S> Slot<S> {
             link: Link::UNARMED,
             generation: 0,
             heard: 0,
+            progress: 0,
             phase: Phase::Free,
             flags: 0,
             peer_code: 0,
@@ -354,6 +357,7 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
         slot.phase = Phase::Handshake;
         slot.flags = 0;
         slot.heard = heard;
+        slot.progress = heard;
         st.stats.accepted += 1;
         let at = st.tick_after(now, st.options.handshake_timeout);
         st.wheel.arm(&mut st.slots, index, at);
@@ -643,6 +647,7 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
         let slot = &mut st.slots.0[index as usize];
         slot.phase = Phase::Open;
         slot.heard = heard;
+        slot.progress = heard;
         slot.body = Body::Active(conn);
         st.open += 1;
         st.stats.opened += 1;
@@ -700,7 +705,12 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
         loop {
             if conn.pending_output() >= flush_at {
                 let blocked = !self.state.write_out(index, &mut conn);
-                if blocked && conn.pending_output() > self.state.options.backpressure_threshold {
+                // (Not once our close is out: what arrives then is dropped, and reading is what
+                // sees the peer's close or runs out the close timeout.)
+                if blocked
+                    && !conn.is_closed()
+                    && conn.pending_output() > self.state.options.backpressure_threshold
+                {
                     // The peer sends faster than it reads what it is sent: its next messages wait
                     // (in the read buffer and its socket: TCP pushes back) until the output
                     // drains, so that answering it never runs into max_backlog.
@@ -745,6 +755,7 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
                                 can_read = n == len;
                                 if n > 0 {
                                     slot.heard = tick_now;
+                                    slot.progress = tick_now;
                                 } else {
                                     can_read = false;
                                 }
@@ -877,14 +888,17 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
             }
         } else {
             conn.release_buffers();
-            let mid_message = !conn.is_idle();
+            // Stalled: a frame started and nothing more came, or output waits and the peer
+            // takes none of it (nor sends: a paused peer).
+            let stuck = !conn.is_closed() && (!conn.is_idle() || conn.has_output());
             slot.body = Body::Active(conn);
             let heard = slot.heard;
+            let progress = slot.progress;
             let idle = st
                 .options
                 .idle_timeout
                 .map(|d| st.tick_after_tick(heard, d));
-            let stall = mid_message.then(|| st.tick_after_tick(heard, st.options.stall_timeout));
+            let stall = stuck.then(|| st.tick_after_tick(progress, st.options.stall_timeout));
             let at = [deadline.map(|d| st.tick_of_ceil(d)), idle, stall]
                 .into_iter()
                 .flatten()
@@ -908,9 +922,11 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
         let st = &mut self.state;
         let now_tick = st.tick_of(st.now);
         let slot = &st.slots.0[index as usize];
-        let (phase, heard) = (slot.phase, slot.heard);
+        let (phase, heard, progress) = (slot.phase, slot.heard, slot.progress);
         let dormant = matches!(slot.body, Body::Empty);
-        let mid_message = matches!(&slot.body, Body::Active(c) if !c.is_idle());
+        // Stuck, and not closing already (then the close timeout bounds it).
+        let stuck = matches!(&slot.body,
+            Body::Active(c) if !c.is_closed() && (!c.is_idle() || c.has_output()));
         match phase {
             Phase::Free => {}
             Phase::Handshake => {
@@ -927,10 +943,10 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
                     Router::close(st, id, CloseCode::GOING_AWAY, "idle timeout");
                     return;
                 }
-                if mid_message && now_tick >= st.tick_after_tick(heard, st.options.stall_timeout) {
+                if stuck && now_tick >= st.tick_after_tick(progress, st.options.stall_timeout) {
                     st.stats.stall_closes += 1;
                     let id = st.id(index);
-                    Router::close(st, id, CloseCode::POLICY_VIOLATION, "stalled mid-message");
+                    Router::close(st, id, CloseCode::POLICY_VIOLATION, "stalled");
                     return;
                 }
                 if dormant {
@@ -1065,6 +1081,7 @@ impl<S: Socket> State<S> {
     /// blocked. A write error drops the socket and is kept in `write_error`: the drive that wrote
     /// ends the connection with it.
     fn write_out(&mut self, index: u32, conn: &mut Connection) -> bool {
+        let tick_now = self.wheel_tick_now();
         let slot = &mut self.slots.0[index as usize];
         let Some(socket) = slot.socket.as_mut() else {
             return true;
@@ -1077,7 +1094,10 @@ impl<S: Socket> State<S> {
                     slot.socket = None;
                     return true;
                 }
-                Ok(n) => conn.advance(n),
+                Ok(n) => {
+                    conn.advance(n);
+                    slot.progress = tick_now;
+                }
                 Err(e) if would_block(&e) => {
                     slot.flags |= WRITE_BLOCKED;
                     return false;

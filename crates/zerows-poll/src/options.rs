@@ -30,8 +30,10 @@ pub struct Options {
     /// long. Default: off (`None`); use [`Config::keepalive`](zerows_util::Config::keepalive) to
     /// detect dead peers with pings.
     pub idle_timeout: Option<Duration>,
-    /// Close a connection (1008, "stalled mid-message") that started a frame or a message and
-    /// sent nothing more for this long: a peer cannot hold a read buffer forever. Default: 60 s.
+    /// Close a connection (1008, "stalled") when no byte moved either way for this long while it
+    /// is stuck: it started a frame or a message and sent nothing more, or output waits for it
+    /// and it takes none (a peer that sends faster than it reads is paused, then cut off here).
+    /// A peer cannot hold a read buffer or a backlog forever. Default: 60 s.
     pub stall_timeout: Duration,
     /// Once more than this many bytes wait to be written to a connection after a send, the send
     /// says [`SendStatus::Backpressured`](crate::SendStatus) and the handler's

@@ -450,7 +450,10 @@ fn a_peer_that_stalls_mid_frame_is_closed_by_the_stall_timeout() {
     let waited = start.elapsed();
     println!("a stalled frame was closed after {waited:?}");
     assert_eq!(close_code(&answer), 1008, "policy violation");
-    assert!(waited >= Duration::from_millis(300), "closed after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(300),
+        "closed after {waited:?}"
+    );
     server.stop();
 }
 
@@ -773,5 +776,57 @@ fn the_idle_timeout_closes_a_silent_dormant_connection_and_spares_a_talking_one(
     assert_eq!(talking.read().expect("echo"), WsMessage::text("still"));
     talking.close(None).expect("close");
     while talking.read().is_ok() {}
+    server.stop();
+}
+
+#[test]
+fn a_peer_that_sends_but_never_reads_is_paused_then_closed_by_the_stall_timeout() {
+    let _serial = serial();
+    let stall = Duration::from_millis(1500);
+    let options = Options::default().threads(1).stall_timeout(stall);
+    let (server, rx, _counts) = tracked(options, Config::default());
+    let mut s = raw_peer(server.addr, "/");
+    let (id, _) = next_open(&rx);
+    // Echoes pile up unread: the server pauses the peer (it stops reading it), so the peer's
+    // writes block too once the socket buffers are full.
+    s.set_write_timeout(Some(Duration::from_millis(200)))
+        .expect("write timeout");
+    let frame = common::masked(0x2, &[7u8; 64 << 10]);
+    let mut sent = 0;
+    let blocked = loop {
+        match s.write_all(&frame) {
+            Ok(()) => sent += 1,
+            Err(_) => break true,
+        }
+        if sent > 2000 {
+            break false;
+        }
+    };
+    println!("blocked={blocked} after {sent}");
+    assert!(
+        blocked,
+        "the server kept reading 2,000 messages it could not answer"
+    );
+    // Nothing moves either way for the stall timeout: the server closes with 1008.
+    let (closed, _, error) = next_close(&rx);
+    assert_eq!(closed, id);
+    println!("paused after {sent} messages; on_close error: {error:?}");
+    s.set_read_timeout(Some(WAIT)).expect("read timeout");
+    let mut echoes = 0;
+    let code = loop {
+        match common::read_frame(&mut s) {
+            Ok((0x82, payload)) => {
+                assert_eq!(payload.len(), 64 << 10);
+                echoes += 1;
+            }
+            Ok((0x88, payload)) => break u16::from_be_bytes([payload[0], payload[1]]),
+            Ok((op, _)) => panic!("unexpected frame {op:#x}"),
+            // The close timeout may end the connection before the backlog and the close frame
+            // reach us (we read nothing until now): then no code.
+            Err(_) => break 0,
+        }
+    };
+    assert!(echoes <= sent, "{echoes} echoes for {sent} messages");
+    assert!(code == 1008 || code == 0, "close code {code}");
     server.stop();
 }
