@@ -1058,12 +1058,18 @@ impl<S: Socket> State<S> {
         [keepalive, idle].into_iter().flatten().min()
     }
 
-    /// A connection for a dormant slot, in a spare box (no allocation once the loop has warmed
-    /// up and without a keepalive).
+    /// A connection for a dormant slot: a spare one reset (no allocation once the loop has
+    /// warmed up, with or without a keepalive).
     fn activate(&mut self, heard: u32) -> Box<Connection> {
         self.stats.activations += 1;
-        let fresh = Connection::new(Role::Server, &self.config, &[]);
-        let mut conn = boxed(&mut self.spare, fresh);
+        // A spare connection, reset (it keeps its keepalive timer's allocation), or a new one.
+        let mut conn = match self.spare.pop() {
+            Some(mut conn) => {
+                conn.reset();
+                conn
+            }
+            None => Box::new(Connection::new(Role::Server, &self.config, &[])),
+        };
         if self.config.keepalive.is_some() {
             conn.resume_keepalive(self.instant_of(heard));
         }

@@ -147,7 +147,12 @@ fn echo(ws: &mut WebSocket<TcpStream>, from: usize, to: usize, batch: usize) {
 /// Allocations on the loop's thread per message, once warmed up, for echoes in batches of
 /// `batch`.
 fn allocations_per_message(batch: usize) -> f64 {
-    let server = start(Options::default().threads(1), Config::default(), |_| {
+    allocations_per_message_with(batch, Config::default())
+}
+
+/// [`allocations_per_message`] with `config`.
+fn allocations_per_message_with(batch: usize, config: Config) -> f64 {
+    let server = start(Options::default().threads(1), config, |_| {
         CountingEcho::default()
     });
     let mut ws = client(server.addr, "/");
@@ -209,6 +214,14 @@ fn a_dormant_connection_woken_by_each_message_allocates_nothing_on_the_loop_thre
     // Each message is sent once the previous echo was read: the echo was all written, the
     // connection went dormant, and this message wakes it.
     assert_eq!(allocations_per_message(1), 0.0);
+}
+
+#[test]
+fn with_a_keepalive_waking_a_dormant_connection_allocates_nothing_either() {
+    let _serial = serial();
+    // The keepalive timer's state is kept by the spare connection a wake resets.
+    let config = Config::default().keepalive(Duration::from_secs(30), Duration::from_secs(10));
+    assert_eq!(allocations_per_message_with(1, config), 0.0);
 }
 
 #[test]

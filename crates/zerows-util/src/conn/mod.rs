@@ -402,6 +402,17 @@ impl Connection {
         self.rx.is_dormant() && self.tx.is_dormant()
     }
 
+    /// Brings the connection back to what `Connection::new` with its role and config (and no
+    /// leftover) gives, keeping what it allocated (the keepalive timer, a client's key generator,
+    /// the write queue) and giving its buffers back to the pool: a readiness driver reuses one
+    /// object for the next connection, or to wake a dormant one, without allocating. An
+    /// extension is dropped (install the next one with [`set_extension`](Self::set_extension)).
+    pub fn reset(&mut self) {
+        let role = self.role();
+        self.rx.reset(role);
+        self.tx.reset();
+    }
+
     /// When the keepalive timer last heard from the peer (`None`: no keepalive, or its timer has
     /// not started).
     pub fn last_heard(&self) -> Option<Instant> {
@@ -519,4 +530,77 @@ pub(crate) fn view(rx: &Receiver, item: Item) -> Option<Message<'_>> {
         })),
         Item::MessageStart(_) | Item::Chunk(_) | Item::MessageEnd => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::KeepaliveConfig;
+
+    /// A masked client frame.
+    fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [9, 8, 7, 6];
+        let mut f = vec![0x80 | opcode, 0x80 | u8::try_from(payload.len()).unwrap()];
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        f
+    }
+
+    /// Feeds `wire`, echoes every message, and returns the items seen and the bytes written.
+    fn echo_script(conn: &mut Connection, wire: &[u8], now: Instant) -> (Vec<String>, Vec<u8>) {
+        conn.handle_timeout(now);
+        conn.handle_bytes(wire);
+        let mut items = Vec::new();
+        while let Poll::Ready(item) = conn.poll_item() {
+            items.push(format!("{item:?}"));
+            match item {
+                Ok(Item::Message(op)) => {
+                    let payload = conn.message().to_vec();
+                    conn.queue_message(op, &payload).unwrap();
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        conn.handle_timeout(now + Duration::from_secs(31));
+        let _ = conn.poll_item();
+        let mut out = Vec::new();
+        while conn.has_output() {
+            let chunk: Vec<u8> = conn.output(&[]).iter().flat_map(|s| s.to_vec()).collect();
+            conn.advance(chunk.len());
+            out.extend(chunk);
+        }
+        (items, out)
+    }
+
+    #[test]
+    fn a_reset_connection_behaves_as_a_new_one() {
+        let config = Arc::new(Config {
+            keepalive: Some(KeepaliveConfig {
+                interval: Duration::from_secs(30),
+                timeout: Duration::from_secs(10),
+            }),
+            ..Config::default()
+        });
+        let t0 = Instant::now();
+        let mut wire = client_frame(0x9, b"ping");
+        wire.extend(client_frame(0x1, b"hello"));
+        wire.extend(client_frame(0x2, b"\x00\x01"));
+        let fresh = echo_script(&mut Connection::new(Role::Server, &config, &[]), &wire, t0);
+
+        // A used connection: half a frame, a keepalive ping out, a close started by us.
+        let mut used = Connection::new(Role::Server, &config, &[]);
+        used.handle_timeout(t0);
+        used.handle_bytes(&client_frame(0x1, b"half")[..4]);
+        used.handle_timeout(t0 + Duration::from_secs(31));
+        let _ = used.poll_item();
+        used.close(CloseCode::NORMAL, "bye").unwrap();
+        assert!(!used.is_dormant());
+        used.reset();
+        assert!(used.is_dormant());
+        assert_eq!(echo_script(&mut used, &wire, t0), fresh);
+        assert!(!fresh.1.is_empty());
+    }
 }

@@ -251,6 +251,13 @@ impl ReadBuffers {
             && matches!(self.assembly, Assembly::Idle)
     }
 
+    /// The buffers as `new` makes them (no leftover), the buffers held given back to the pool.
+    pub(crate) fn reset(&mut self, role: Role) {
+        self.release_if_idle();
+        let config = Arc::clone(&self.config);
+        *self = ReadBuffers::new(&config, role, &[]);
+    }
+
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }

@@ -388,6 +388,18 @@ impl Receiver {
                 .is_none_or(|k| !self.activity && k.timer.as_ref().is_none_or(|t| !t.is_waiting()))
     }
 
+    /// As `new` makes it, keeping the keepalive's allocation.
+    pub(crate) fn reset(&mut self, role: Role) {
+        self.buffers.reset(role);
+        self.phase = Phase::Open;
+        self.owed = None;
+        self.ready = None;
+        self.activity = false;
+        if let Some(k) = &mut self.keepalive {
+            k.timer = None;
+        }
+    }
+
     /// When the keepalive last heard from the peer, if it runs.
     pub(crate) fn last_heard(&self) -> Option<Instant> {
         self.keepalive

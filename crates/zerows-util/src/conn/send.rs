@@ -157,9 +157,16 @@ struct Encoding {
 
 impl Sender {
     pub(crate) fn new(role: Role, config: &Arc<Config>) -> Sender {
+        Sender::new_with_keys(role, config, None)
+    }
+
+    /// `new`, with the key generator of an earlier sender (a client's; made if missing).
+    fn new_with_keys(role: Role, config: &Arc<Config>, keys: Option<Box<MaskKeys>>) -> Sender {
         Sender {
             role,
-            keys: role.masks_outgoing().then(|| Box::new(MaskKeys::new())),
+            keys: role
+                .masks_outgoing()
+                .then(|| keys.unwrap_or_else(|| Box::new(MaskKeys::new()))),
             config: Arc::clone(config),
             queue: Vec::new(),
             qpos: 0,
@@ -782,6 +789,18 @@ impl Sender {
         if let CloseState::Finished { shut } = &mut self.close {
             *shut = true;
         }
+    }
+
+    /// As `new` makes it, keeping the mask key generator and the write queue's allocation (or
+    /// giving it back to the pool).
+    pub(crate) fn reset(&mut self) {
+        self.release();
+        let keys = self.keys.take();
+        let mut queue = std::mem::take(&mut self.queue);
+        queue.clear();
+        let config = Arc::clone(&self.config);
+        *self = Sender::new_with_keys(self.role, &config, keys);
+        self.queue = queue;
     }
 
     /// Nothing to write, no message half sent, still open, no extension state: a fresh `Sender`
