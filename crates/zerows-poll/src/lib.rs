@@ -46,6 +46,27 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! # Bounds
+//!
+//! Every wait and every size has a limit ([`Options`], and the connection's
+//! [`Config`](zerows_util::Config)):
+//!
+//! | what | default | then |
+//! |---|---|---|
+//! | request head | 8 KiB ([`MAX_REQUEST_HEAD`](zerows_util::MAX_REQUEST_HEAD)) | 431 |
+//! | whole request head received | 10 s ([`Options::handshake_timeout`]) | closed, no response |
+//! | a frame or message started, or output the peer takes none of | 60 s without a byte moving ([`Options::stall_timeout`]) | 1008 |
+//! | nothing heard from the peer | off ([`Options::idle_timeout`]) | 1001 |
+//! | keepalive | off ([`Config::keepalive`]) | a ping, then 1001 |
+//! | our close frame answered | 1 s ([`Config::close_timeout`](zerows_util::Config)) | socket closed |
+//! | output queued for a connection | 64 KiB ([`Options::backpressure_threshold`]) | [`SendStatus::Backpressured`], `on_drain` later; a peer outpacing its answers stops being read |
+//! | output queued when a send comes | 1 MiB ([`Options::max_backlog`]) | the send is refused, 1008 |
+//! | frame / message | 16 / 64 MiB ([`Config`](zerows_util::Config)`::frame`) | 1009 |
+//! | connections per loop | 1,000,000 ([`Options::max_connections`]) | accepted and closed at once |
+//!
+//! Buffers come from the connection config's [`BufferPool`](zerows_util::BufferPool) (by
+//! default the process-wide pool, sharded per thread: each loop thread uses its own shard).
+//!
 //! [`EventLoop`] is the loop without the I/O waiting: a driver of your own (io_uring, a test's
 //! scripted sockets) feeds it readiness and time.
 //!
