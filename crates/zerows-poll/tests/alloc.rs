@@ -258,7 +258,7 @@ fn waking_a_dormant_connection_allocates_nothing_with_the_event_loop_in_view() {
 
     let mut events = Events::with_capacity(64);
     let deadline = Instant::now() + Duration::from_secs(15);
-    let mut start: Option<(u64, u64)> = None;
+    let mut start: Option<(u64, u64, u64)> = None;
     let mut seen = 0;
     let mut dormant_between = 0;
     COUNTED.with(|c| c.set(true));
@@ -296,12 +296,21 @@ fn waking_a_dormant_connection_allocates_nothing_with_the_event_loop_in_view() {
                 dormant_between += 1;
             }
             if messages == WARMUP {
-                start = Some((ALLOCATIONS.load(Ordering::Relaxed), lp.stats().activations));
+                start = Some((
+                    ALLOCATIONS.load(Ordering::Relaxed),
+                    lp.stats().activations,
+                    lp.stats().reads,
+                ));
             }
             if messages == total {
-                let (allocations, activations) = start.expect("the warm-up was seen");
+                let (allocations, activations, reads) = start.expect("the warm-up was seen");
                 let allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations;
                 let activations = lp.stats().activations - activations;
+                // A message that fits in one read costs one read: the short read ends the burst
+                // (the next readiness edge says when more came), no read that would block.
+                let reads = lp.stats().reads - reads;
+                println!("{MESSAGES} messages took {reads} read calls");
+                assert_eq!(reads, MESSAGES as u64, "one read call per message");
                 COUNTED.with(|c| c.set(false));
                 println!(
                     "{MESSAGES} messages woke a dormant connection {activations} times: {allocations} allocations on the loop thread"
