@@ -433,10 +433,12 @@ def fmt_bytes(n):
 
 def table(recs):
     out = ["| run | servers × loadgens | conns | open all | server RSS Δ | bytes/conn "
-           "(per process) | TCP mem Δ (sockstat) | active | p50 | p99 | max | errors |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "(per process) | TCP mem Δ (sockstat) | kernel slab Δ | active | p50 | p99 | max | "
+           "errors |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in recs:
-        per = ", ".join(f"{s['bytes_per_conn']:,.0f} @ {s['conns']:,}" for s in r["per_server"])
+        per = ", ".join(f"{s['bytes_per_conn']:,.0f} @ {s['conns']:,}" for s in r["per_server"]
+                        if s["bytes_per_conn"] is not None)
         a = r.get("active")
         act = (f"{a['conns']:,} × {a['secs']} s" if a else "—")
         lat = ([f"{a['p50_us']:,} µs", f"{a['p99_us']:,} µs", f"{a['max_us']:,} µs",
@@ -445,7 +447,8 @@ def table(recs):
             f"| {r['label']} | {r['servers']} × {r['loadgens']} | {r['conns']:,} | "
             f"{r['open_wall_s']:.2f} s | {fmt_bytes(r['server_rss_delta_bytes'])} | "
             f"{r['bytes_per_conn']:,.0f} ({per}) | {r['tcp_mem_pages_delta']:,} pages = "
-            f"{fmt_bytes(r['tcp_mem_bytes_delta'])} | {act} | " + " | ".join(lat) + " |")
+            f"{fmt_bytes(r['tcp_mem_bytes_delta'])} | {fmt_bytes(r['kernel_slab_delta_bytes'])} | "
+            f"{act} | " + " | ".join(lat) + " |")
     return "\n".join(out)
 
 
