@@ -9,8 +9,8 @@ connections at once. Measured:
 - the time to open them all (from starting the load generators to the last `READY`; each load
   generator's own time is in the JSON too);
 - the servers' RSS (sum of VmRSS over the server processes) before and after, and the delta per
-  connection, in total and per server process (connections per process counted from its open
-  socket descriptors, since SO_REUSEPORT spreads them by hash);
+  connection, in total and per server process (connections per process: its descriptors that
+  are established TCP connections on the port, since SO_REUSEPORT spreads them by hash);
 - the kernel's TCP socket memory (`mem` of the `TCP:` line of /proc/net/sockstat, in pages; both
   ends of every loopback connection are counted);
 - the kernel's slab memory (Slab of /proc/meminfo: socket structures, files, epoll items of both
@@ -136,16 +136,28 @@ def rss_kib(pid):
     raise Failure(f"process {pid}: no VmRSS")
 
 
-def sockets(pid):
-    """Open socket descriptors of a process."""
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+def established(pids, port):
+    """For each process, how many of its descriptors are established TCP connections on local
+    port `port` (/proc/net/tcp by socket inode): its accepted connections."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            w = line.split()
+            if w[3] == "01" and int(w[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(w[9])
+    counts = []
+    for pid in pids:
+        n = 0
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue  # closed meanwhile
+            if link.startswith("socket:[") and link[8:-1] in inodes:
                 n += 1
-        except OSError:
-            pass  # closed meanwhile
-    return n
+        counts.append(n)
+    return counts
 
 
 def sockstat():
@@ -302,7 +314,6 @@ def run(cmd, n_servers, n_gens, conns, active_k, active_secs, concurrency, open_
         time.sleep(0.5)
         settle()
         rss0 = [rss_kib(p.pid) for p in servers]
-        socks0 = [sockets(p.pid) for p in servers]
         ss0, ext0, slab0 = sockstat(), tcp_ext(), slab_kib()
         shares = split(conns, n_gens)
         gens = []
@@ -335,19 +346,18 @@ def run(cmd, n_servers, n_gens, conns, active_k, active_secs, concurrency, open_
             if p.poll() is not None:
                 raise Failure(f"server {i + 1} exited with code {p.returncode}")
         rss1 = [rss_kib(p.pid) for p in servers]
-        socks1 = [sockets(p.pid) for p in servers]
+        accepted = established([p.pid for p in servers], port)
         ss1, slab1 = sockstat(), slab_kib()
         gen_rss = sum(rss_kib(p.pid) for p, _, _ in gens)
         per_server = []
         for i in range(n_servers):
-            c = socks1[i] - socks0[i]
+            c = accepted[i]
             d = (rss1[i] - rss0[i]) * 1024
             per_server.append({"conns": c, "rss_before_kib": rss0[i], "rss_after_kib": rss1[i],
                                "bytes_per_conn": round(d / c, 1) if c > 0 else None})
-        accepted = sum(s["conns"] for s in per_server)
-        if accepted != conns:
-            raise Failure(f"the servers hold {accepted} more sockets than before, expected "
-                          f"{conns}")
+        if sum(accepted) != conns:
+            raise Failure(f"the servers hold {sum(accepted)} established connections on port "
+                          f"{port} ({accepted}), expected {conns}")
         delta = (sum(rss1) - sum(rss0)) * 1024
         rec.update({
             "open_wall_s": round(open_wall, 3),
