@@ -133,7 +133,7 @@ def rss_kib(pid):
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
-    raise Failure(f"process {pid}: no VmRSS")
+    raise Failure(f"process {pid} has no VmRSS (it exited)")
 
 
 def established(pids, port):
