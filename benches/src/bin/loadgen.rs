@@ -1,8 +1,8 @@
 //! The loopback load generator: one thread, pre-built masked frames, every echo checked.
 //!
 //! ```text
-//! loadgen echo --addr A --conns N --inflight K --size S [--secs D] [--warmup W] [--server-pid P] [--raw]
-//! loadgen handshake --addr A [--secs D]
+//! loadgen echo --addr A --conns N --inflight K --size S [--secs D] [--warmup W] [--server-pid P] [--raw] [--source IP]
+//! loadgen handshake --addr A [--secs D] [--source IP]
 //! loadgen idle --addr A --conns N [--echo-size S] [--source IP]
 //! loadgen scale --addr A --conns N [--source IP] [--concurrency C] [--open-timeout T]
 //! loadgen tls-echo --addr A --ca PEM --conns N --inflight K --size S [--secs D] [--warmup W] [--server-pid P]
@@ -20,9 +20,9 @@
 //! - `idle`: opens N upgraded connections and prints `READY handshake`, waits for a line on stdin;
 //!   then (with `--echo-size`) echoes one message of S bytes on each connection, prints `READY echoed`
 //!   and waits for stdin to close. The caller reads the server's RSS at each `READY`.
-//!   `--source IP` binds every client socket to `IP` before connecting (IPv4; the port is chosen
-//!   by `connect`, `IP_BIND_ADDRESS_NO_PORT`), so several load generators on 127.0.0.x each get
-//!   their own range of ephemeral ports.
+//!   `--source IP` (here and in `echo`, `handshake` and `scale`) binds every client socket to
+//!   `IP` before connecting (IPv4; the port is chosen by `connect`, `IP_BIND_ADDRESS_NO_PORT`),
+//!   so several load generators on 127.0.0.x each get their own range of ephemeral ports.
 //! - `scale`: opens N upgraded connections from one thread (mio, non-blocking connects, at most C
 //!   handshakes in progress at once, default 256; all of them within T seconds, default 120, or
 //!   the run fails), prints `READY open <secs> <N>`, then reads commands on stdin until it closes
