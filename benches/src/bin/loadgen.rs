@@ -1,9 +1,10 @@
 //! The loopback load generator: one thread, pre-built masked frames, every echo checked.
 //!
 //! ```text
-//! loadgen echo --addr A --conns N --inflight K --size S [--secs D] [--warmup W] [--server-pid P] [--raw]
-//! loadgen handshake --addr A [--secs D]
-//! loadgen idle --addr A --conns N [--echo-size S]
+//! loadgen echo --addr A --conns N --inflight K --size S [--secs D] [--warmup W] [--server-pid P] [--raw] [--source IP]
+//! loadgen handshake --addr A [--secs D] [--source IP]
+//! loadgen idle --addr A --conns N [--echo-size S] [--source IP]
+//! loadgen scale --addr A --conns N [--source IP] [--concurrency C] [--open-timeout T]
 //! loadgen tls-echo --addr A --ca PEM --conns N --inflight K --size S [--secs D] [--warmup W] [--server-pid P]
 //! loadgen tls-handshake --addr A --ca PEM --concurrency K [--size S] [--secs D] [--warmup W] [--server-pid P]
 //! ```
@@ -19,6 +20,19 @@
 //! - `idle`: opens N upgraded connections and prints `READY handshake`, waits for a line on stdin;
 //!   then (with `--echo-size`) echoes one message of S bytes on each connection, prints `READY echoed`
 //!   and waits for stdin to close. The caller reads the server's RSS at each `READY`.
+//!   `--source IP` (here and in `echo`, `handshake` and `scale`) binds every client socket to
+//!   `IP` before connecting (IPv4; the port is chosen by `connect`, `IP_BIND_ADDRESS_NO_PORT`),
+//!   so several load generators on 127.0.0.x each get their own range of ephemeral ports.
+//! - `scale`: opens N upgraded connections from one thread (mio, non-blocking connects, at most C
+//!   handshakes in progress at once, default 256; all of them within T seconds, default 120, or
+//!   the run fails), prints `READY open <secs> <N>`, then reads commands on stdin until it closes
+//!   (then closes every connection). `active K SECS`: K of the connections, spread evenly over
+//!   them, each send one 64-byte text message per second, the K sends spread evenly over each
+//!   second, for SECS seconds; every echo is checked byte for byte and its latency (send → the
+//!   whole echo frame received) recorded. The other connections must stay silent: any byte or
+//!   close on them is an error. Then one JSON line: counts, errors, p50/p99/max in µs and the
+//!   exact latency histogram (`hist`: `[µs, count]` pairs) so runs of several load generators
+//!   merge exactly (benches/scale.py).
 //! - `tls-echo`: `echo` over TLS. The connections are dialed with `zerows_net::Dialer` to
 //!   `wss://A/`, trusting only the CA in `--ca` (`ClientTls::no_roots().add_ca_pem`); then each
 //!   connection's TLS stream is driven by one task of a single-threaded tokio runtime with the same
@@ -31,7 +45,8 @@
 //!   Prints one JSON line.
 
 use std::io::{self, BufRead, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
@@ -51,6 +66,8 @@ struct Args {
     echo_size: usize,
     ca: Option<String>,
     concurrency: usize,
+    source: Option<Ipv4Addr>,
+    open_timeout: f64,
 }
 
 fn parse_args() -> Args {
@@ -69,6 +86,8 @@ fn parse_args() -> Args {
         echo_size: 0,
         ca: None,
         concurrency: 1,
+        source: None,
+        open_timeout: 120.0,
     };
     while let Some(k) = it.next() {
         let mut v = || it.next().expect("missing value");
@@ -83,6 +102,8 @@ fn parse_args() -> Args {
             "--echo-size" => a.echo_size = v().parse().expect("--echo-size"),
             "--ca" => a.ca = Some(v()),
             "--concurrency" => a.concurrency = v().parse().expect("--concurrency"),
+            "--source" => a.source = Some(v().parse().expect("--source (an IPv4 address)")),
+            "--open-timeout" => a.open_timeout = v().parse().expect("--open-timeout"),
             "--raw" => a.raw = true,
             _ => {
                 eprintln!("loadgen: unknown argument {k}");
@@ -99,11 +120,13 @@ fn main() {
         "echo" => echo(&a),
         "handshake" => handshake(&a),
         "idle" => idle(&a),
+        "scale" => scale::run(&a),
         "tls-echo" => tls::run(&a, tls::echo(&a)),
         "tls-handshake" => tls::run(&a, tls::handshake(&a)),
         _ => {
             eprintln!(
-                "usage: loadgen echo|handshake|idle|tls-echo|tls-handshake [options] (see the source)"
+                "usage: loadgen echo|handshake|idle|scale|tls-echo|tls-handshake [options] \
+                 (see the source)"
             );
             std::process::exit(2);
         }
@@ -114,9 +137,13 @@ fn main() {
     }
 }
 
-/// Connects and performs the client handshake; returns the blocking stream.
-fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let mut s = TcpStream::connect(addr)?;
+/// Connects (from `source` when given) and performs the client handshake; returns the blocking
+/// stream.
+fn connect(addr: SocketAddr, source: Option<Ipv4Addr>) -> io::Result<TcpStream> {
+    let mut s = match source {
+        Some(ip) => connect_from(addr, ip, false)?,
+        None => TcpStream::connect(addr)?,
+    };
     s.set_nodelay(true)?;
     s.write_all(REQUEST)?;
     let mut head = Vec::with_capacity(256);
@@ -140,6 +167,80 @@ fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
             return Ok(s);
         }
     }
+}
+
+/// A TCP socket bound to `source` and connecting to `addr`. The port is left to `connect`
+/// (`IP_BIND_ADDRESS_NO_PORT`), so it need only be unique for this destination, not across
+/// every socket bound to `source`. With `nonblocking` the connect may still be in progress on
+/// return: wait for writability, then check `take_error`.
+fn connect_from(addr: SocketAddr, source: Ipv4Addr, nonblocking: bool) -> io::Result<TcpStream> {
+    let SocketAddr::V4(dst) = addr else {
+        return Err(io::Error::other("--source needs an IPv4 --addr"));
+    };
+    let sin = |a: SocketAddrV4| libc::sockaddr_in {
+        sin_family: libc::sa_family_t::try_from(libc::AF_INET).expect("AF_INET fits"),
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*a.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = |n: usize| libc::socklen_t::try_from(n).expect("small");
+    let ty =
+        libc::SOCK_STREAM | libc::SOCK_CLOEXEC | if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
+    // SAFETY: socket takes no pointers.
+    let fd = unsafe { libc::socket(libc::AF_INET, ty, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    // SAFETY: the value points to a live c_int and the length passed is its size.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&raw const one).cast(),
+            len(size_of::<libc::c_int>()),
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let src = sin(SocketAddrV4::new(source, 0));
+    // SAFETY: `src` is a live sockaddr_in and the length passed is its size.
+    let r = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            (&raw const src).cast(),
+            len(size_of::<libc::sockaddr_in>()),
+        )
+    };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("bind {source}: {e}")));
+    }
+    let dst = sin(dst);
+    // SAFETY: `dst` is a live sockaddr_in and the length passed is its size.
+    let r = unsafe {
+        libc::connect(
+            sock.as_raw_fd(),
+            (&raw const dst).cast(),
+            len(size_of::<libc::sockaddr_in>()),
+        )
+    };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        if !(nonblocking && e.raw_os_error() == Some(libc::EINPROGRESS)) {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("connect {addr} from {source}: {e}"),
+            ));
+        }
+    }
+    Ok(TcpStream::from(sock))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -200,7 +301,7 @@ fn echo(a: &Args) -> io::Result<()> {
     let mut poll = Poll::new()?;
     let mut conns = Vec::with_capacity(a.conns);
     for i in 0..a.conns {
-        let s = connect(a.addr)?;
+        let s = connect(a.addr, a.source)?;
         s.set_nonblocking(true)?;
         let mut stream = mio::net::TcpStream::from_std(s);
         poll.registry().register(
@@ -339,7 +440,7 @@ fn handshake(a: &Args) -> io::Result<()> {
     let mut cycles = 0u64;
     let mut b = [0u8; 64];
     while Instant::now() < end {
-        let mut s = connect(a.addr)?;
+        let mut s = connect(a.addr, a.source)?;
         s.set_read_timeout(Some(Duration::from_secs(2)))?;
         s.write_all(&close)?;
         // The server's close frame (or, for the raw echo, our own frame back), or EOF.
@@ -364,7 +465,7 @@ fn handshake(a: &Args) -> io::Result<()> {
 fn idle(a: &Args) -> io::Result<()> {
     let mut conns = Vec::with_capacity(a.conns);
     for _ in 0..a.conns {
-        conns.push(connect(a.addr)?);
+        conns.push(connect(a.addr, a.source)?);
     }
     let stdin = io::stdin();
     let mut line = String::new();
@@ -702,5 +803,409 @@ mod tls {
             m => return Err(other(format!("unexpected reply {m:?}"))),
         }
         ws.close(CloseCode::NORMAL, "").await.map_err(other)
+    }
+}
+
+/// `scale`: many upgraded connections from one thread, mostly idle, a few echoing on a schedule.
+mod scale {
+    use std::collections::{BTreeMap, VecDeque};
+    use std::io::{self, BufRead, Read, Write};
+    use std::time::{Duration, Instant};
+
+    use mio::{Events, Interest, Poll, Token};
+    use zerows_benches::frames::{REQUEST, ascii, client_frame, server_frame};
+    use zerows_frame::OpCode;
+
+    use super::{Args, connect_from, find};
+
+    /// Payload bytes of each active message.
+    const SIZE: usize = 64;
+    /// How long the echoes still owed at the end of an active phase are waited for.
+    const DRAIN: Duration = Duration::from_secs(5);
+
+    enum State {
+        /// The TCP connect is in progress.
+        Connecting,
+        /// The request is sent; the response head read so far.
+        Handshaking(Vec<u8>),
+        /// Upgraded.
+        Open,
+        /// Failed or closed by the server; deregistered.
+        Dead,
+    }
+
+    struct Conn {
+        stream: mio::net::TcpStream,
+        state: State,
+        /// Only for the connections of the current active phase.
+        active: Option<Box<Active>>,
+    }
+
+    /// What an active connection has in flight.
+    #[derive(Default)]
+    struct Active {
+        /// When each message still owed an echo was sent, oldest first.
+        sent: VecDeque<Instant>,
+        /// Bytes of frames still to write, and the offset of the next within the frame.
+        tx_owed: usize,
+        tx_off: usize,
+        /// Offset of the next expected byte within the expected frame.
+        rx_off: usize,
+    }
+
+    pub(super) fn run(a: &Args) -> io::Result<()> {
+        let mut poll = Poll::new()?;
+        let mut conns = open(a, &mut poll)?;
+        let stdin = io::stdin();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if stdin.lock().read_line(&mut line)? == 0 {
+                return Ok(()); // stdin closed: the connections close as they drop
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["active", k, secs] => {
+                    let k: usize = k.parse().map_err(|_| io::Error::other("active K: K"))?;
+                    let secs: u32 = secs.parse().map_err(|_| io::Error::other("SECS"))?;
+                    active(&mut poll, &mut conns, k, secs)?;
+                }
+                [] => {}
+                _ => return Err(io::Error::other(format!("unknown command {line:?}"))),
+            }
+        }
+    }
+
+    fn start(a: &Args, poll: &Poll, i: usize) -> io::Result<Conn> {
+        let s = match a.source {
+            Some(ip) => connect_from(a.addr, ip, true)?,
+            None => {
+                let s = mio::net::TcpStream::connect(a.addr)?;
+                return register(poll, s, i);
+            }
+        };
+        register(poll, mio::net::TcpStream::from_std(s), i)
+    }
+
+    fn register(poll: &Poll, mut stream: mio::net::TcpStream, i: usize) -> io::Result<Conn> {
+        poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        Ok(Conn {
+            stream,
+            state: State::Connecting,
+            active: None,
+        })
+    }
+
+    /// Opens `a.conns` upgraded connections, at most `a.concurrency` handshakes at a time.
+    fn open(a: &Args, poll: &mut Poll) -> io::Result<Vec<Conn>> {
+        let n = a.conns;
+        let limit = a.concurrency.max(1);
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs_f64(a.open_timeout);
+        let mut conns: Vec<Conn> = Vec::with_capacity(n);
+        let (mut pending, mut open) = (0usize, 0usize);
+        let mut events = Events::with_capacity(1024);
+        let mut rbuf = vec![0u8; 4096];
+        let fail = |what: String, open: usize| {
+            io::Error::other(format!(
+                "{what} ({open} of {n} connections open after {:.1} s)",
+                t0.elapsed().as_secs_f64()
+            ))
+        };
+        while open < n {
+            while pending < limit && conns.len() < n {
+                let i = conns.len();
+                conns.push(start(a, poll, i).map_err(|e| fail(format!("connect: {e}"), open))?);
+                pending += 1;
+            }
+            if Instant::now() >= deadline {
+                return Err(fail(
+                    format!("timed out after {} s (--open-timeout)", a.open_timeout),
+                    open,
+                ));
+            }
+            poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+            for ev in &events {
+                let c = &mut conns[ev.token().0];
+                if let State::Connecting = c.state {
+                    if !(ev.is_writable() || ev.is_error() || ev.is_write_closed()) {
+                        continue;
+                    }
+                    if let Some(e) = c.stream.take_error()? {
+                        return Err(fail(format!("connect: {e}"), open));
+                    }
+                    match c.stream.peer_addr() {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
+                        Err(e) => return Err(fail(format!("connect: {e}"), open)),
+                    }
+                    c.stream.set_nodelay(true)?;
+                    // A fresh socket's send buffer takes the whole request.
+                    let w = c.stream.write(REQUEST)?;
+                    if w != REQUEST.len() {
+                        return Err(fail(format!("short write of the request ({w})"), open));
+                    }
+                    c.state = State::Handshaking(Vec::new());
+                }
+                let State::Handshaking(head) = &mut c.state else {
+                    // An open connection spoke or closed before any message was sent.
+                    if matches!(c.state, State::Open) && (ev.is_readable() || ev.is_read_closed()) {
+                        return Err(fail("an open connection became readable".into(), open));
+                    }
+                    continue;
+                };
+                loop {
+                    match c.stream.read(&mut rbuf) {
+                        Ok(0) => return Err(fail("EOF during the handshake".into(), open)),
+                        Ok(m) => head.extend_from_slice(&rbuf[..m]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(fail(format!("handshake: {e}"), open)),
+                    }
+                    if head.len() > 4096 {
+                        return Err(fail("response head over 4 KiB".into(), open));
+                    }
+                }
+                if let Some(end) = find(head, b"\r\n\r\n") {
+                    if !head.starts_with(b"HTTP/1.1 101") {
+                        let h = String::from_utf8_lossy(head).into_owned();
+                        return Err(fail(format!("handshake refused: {h}"), open));
+                    }
+                    if end + 4 != head.len() {
+                        return Err(fail("bytes after the 101 response".into(), open));
+                    }
+                    c.state = State::Open;
+                    pending -= 1;
+                    open += 1;
+                }
+            }
+        }
+        println!("READY open {:.3} {n}", t0.elapsed().as_secs_f64());
+        io::stdout().flush()?;
+        Ok(conns)
+    }
+
+    /// The value at quantile `q` of a histogram (nearest rank: the smallest value with at least
+    /// `ceil(q * count)` samples at or below it).
+    fn quantile(hist: &BTreeMap<u64, u64>, count: u64, q: f64) -> u64 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let rank = ((q * count as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (&v, &c) in hist {
+            seen += c;
+            if seen >= rank {
+                return v;
+            }
+        }
+        0
+    }
+
+    fn micros(d: Duration) -> u64 {
+        u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// One active phase: `k` connections, one message per second each for `secs` seconds.
+    fn active(poll: &mut Poll, conns: &mut [Conn], k: usize, secs: u32) -> io::Result<()> {
+        let payload = ascii(SIZE);
+        let frame = client_frame(OpCode::Text, &payload);
+        let expected = server_frame(OpCode::Text, &payload);
+        let (flen, elen) = (frame.len(), expected.len());
+        let alive: Vec<usize> = (0..conns.len())
+            .filter(|&i| matches!(conns[i].state, State::Open))
+            .collect();
+        let k = k.min(alive.len());
+        // Spread evenly over the connections (so over the servers they were accepted by).
+        let chosen: Vec<usize> = (0..k).map(|j| alive[j * alive.len() / k]).collect();
+        for &i in &chosen {
+            conns[i].active = Some(Box::default());
+        }
+        let total = k as u64 * u64::from(secs);
+        let t0 = Instant::now();
+        // Message m goes out at t0 + m / k seconds: each connection once a second, the k
+        // connections spread evenly over the second.
+        let due = |m: u64| t0 + Duration::from_nanos(m * 1_000_000_000 / k.max(1) as u64);
+        let mut hist: BTreeMap<u64, u64> = BTreeMap::new();
+        let (mut next, mut count, mut errors, mut closed) = (0u64, 0u64, 0u64, 0u64);
+        let mut max_lag = Duration::ZERO;
+        let mut first_error: Option<String> = None;
+        let mut note = |e: String, errors: &mut u64| {
+            *errors += 1;
+            first_error.get_or_insert(e);
+        };
+        let mut events = Events::with_capacity(1024);
+        let mut rbuf = vec![0u8; 64 << 10];
+        let end_of_sends = due(total);
+        loop {
+            let now = Instant::now();
+            while next < total && due(next) <= now {
+                let i = chosen[usize::try_from(next % k as u64).expect("index")];
+                max_lag = max_lag.max(now - due(next));
+                next += 1;
+                let c = &mut conns[i];
+                let Some(act) = c.active.as_mut() else {
+                    continue; // died earlier in this phase (counted then)
+                };
+                act.sent.push_back(Instant::now());
+                act.tx_owed += flen;
+                if let Err(e) = write(&mut c.stream, act, &frame) {
+                    note(format!("write: {e}"), &mut errors);
+                    kill(poll, c);
+                }
+            }
+            let owed: usize = chosen
+                .iter()
+                .filter_map(|&i| conns[i].active.as_ref())
+                .map(|a| a.sent.len())
+                .sum();
+            if next == total && owed == 0 {
+                break;
+            }
+            if next == total && now >= end_of_sends + DRAIN {
+                note(
+                    format!(
+                        "{owed} echoes not received {} s after the last send",
+                        DRAIN.as_secs()
+                    ),
+                    &mut errors,
+                );
+                errors += owed as u64 - 1;
+                break;
+            }
+            let wait = if next < total {
+                due(next).saturating_duration_since(now)
+            } else {
+                Duration::from_millis(10)
+            };
+            poll.poll(&mut events, Some(wait))?;
+            for ev in &events {
+                let c = &mut conns[ev.token().0];
+                if matches!(c.state, State::Dead) {
+                    continue;
+                }
+                let Some(act) = c.active.as_mut() else {
+                    // An idle connection must stay silent.
+                    if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                        let why = match c.stream.read(&mut rbuf) {
+                            Ok(0) => "closed by the server".to_string(),
+                            Ok(n) => format!("sent {n} unexpected bytes"),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                            Err(e) => e.to_string(),
+                        };
+                        closed += 1;
+                        note(
+                            format!("idle connection {}: {why}", ev.token().0),
+                            &mut errors,
+                        );
+                        kill(poll, c);
+                    }
+                    continue;
+                };
+                let mut failed = None;
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    'read: loop {
+                        match c.stream.read(&mut rbuf) {
+                            Ok(0) => {
+                                failed = Some("closed by the server".to_string());
+                                break;
+                            }
+                            Ok(n) => {
+                                let mut chunk = &rbuf[..n];
+                                while !chunk.is_empty() {
+                                    let m = chunk.len().min(elen - act.rx_off);
+                                    if chunk[..m] != expected[act.rx_off..act.rx_off + m] {
+                                        failed = Some(format!(
+                                            "echo mismatch at byte {} of a {elen}-byte frame",
+                                            act.rx_off
+                                        ));
+                                        break 'read;
+                                    }
+                                    act.rx_off += m;
+                                    chunk = &chunk[m..];
+                                    if act.rx_off == elen {
+                                        act.rx_off = 0;
+                                        let Some(at) = act.sent.pop_front() else {
+                                            failed = Some("an echo nobody sent".into());
+                                            break 'read;
+                                        };
+                                        *hist.entry(micros(at.elapsed())).or_default() += 1;
+                                        count += 1;
+                                    }
+                                }
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                failed = Some(e.to_string());
+                                break;
+                            }
+                        }
+                    }
+                }
+                if failed.is_none()
+                    && let Err(e) = write(&mut c.stream, act, &frame)
+                {
+                    failed = Some(format!("write: {e}"));
+                }
+                if let Some(why) = failed {
+                    // Its echoes still owed are lost with it.
+                    errors += act.sent.len() as u64;
+                    note(
+                        format!("active connection {}: {why}", ev.token().0),
+                        &mut errors,
+                    );
+                    kill(poll, c);
+                }
+            }
+        }
+        for &i in &chosen {
+            conns[i].active = None;
+        }
+        let q = |p| quantile(&hist, count, p);
+        let (p50, p99, max) = if count > 0 {
+            (q(0.5), q(0.99), *hist.keys().next_back().unwrap_or(&0))
+        } else {
+            (0, 0, 0)
+        };
+        let pairs: Vec<String> = hist.iter().map(|(v, c)| format!("[{v},{c}]")).collect();
+        let first = first_error.unwrap_or_default().replace(['"', '\\'], "'");
+        println!(
+            "{{\"mode\":\"scale_active\",\"conns\":{},\"active\":{k},\"secs\":{secs},\
+             \"size\":{SIZE},\"sent\":{next},\"count\":{count},\"errors\":{errors},\
+             \"idle_closed\":{closed},\"p50_us\":{p50},\"p99_us\":{p99},\"max_us\":{max},\
+             \"max_send_lag_us\":{},\"first_error\":\"{first}\",\"hist\":[{}]}}",
+            conns.len(),
+            micros(max_lag),
+            pairs.join(","),
+        );
+        io::stdout().flush()
+    }
+
+    /// Writes what `act` owes of back-to-back copies of `frame` until the socket would block.
+    fn write(s: &mut mio::net::TcpStream, act: &mut Active, frame: &[u8]) -> io::Result<()> {
+        while act.tx_owed > 0 {
+            let end = frame.len().min(act.tx_off + act.tx_owed);
+            match s.write(&frame[act.tx_off..end]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    act.tx_owed -= n;
+                    act.tx_off = (act.tx_off + n) % frame.len();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn kill(poll: &Poll, c: &mut Conn) {
+        let _ = poll.registry().deregister(&mut c.stream);
+        let _ = c.stream.shutdown(std::net::Shutdown::Both);
+        c.state = State::Dead;
+        c.active = None;
     }
 }
