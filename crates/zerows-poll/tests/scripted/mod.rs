@@ -23,6 +23,9 @@ pub(crate) const REQUEST: &[u8] =
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 Sec-WebSocket-Version: 13\r\n\r\n";
 
+/// The status line of a successful upgrade.
+pub(crate) const SWITCHING: &str = "HTTP/1.1 101 Switching Protocols";
+
 /// What one scripted socket holds: the test's side of the wire.
 #[derive(Debug)]
 pub(crate) struct Wire {
@@ -345,8 +348,12 @@ pub(crate) struct Reply {
     pub(crate) pings: Vec<Vec<u8>>,
     /// The close frame's payload, if one came.
     pub(crate) close: Option<Vec<u8>>,
-    /// Bytes after the close frame, or a frame cut short, or a frame a server must not send.
+    /// What a server must not send: bytes after its close frame, a masked frame, RSV bits, an
+    /// unknown opcode, a continuation out of place, a fragmented or long control frame.
     pub(crate) junk: Vec<u8>,
+    /// The output's end, cut short: a head or a frame not all written, a message not finished
+    /// (a connection given up on by a timer).
+    pub(crate) cut: Vec<u8>,
 }
 
 impl Reply {
@@ -362,7 +369,7 @@ impl Reply {
 pub(crate) fn decode_reply(out: &[u8]) -> Reply {
     let mut r = Reply::default();
     let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") else {
-        r.junk = out.to_vec();
+        r.cut = out.to_vec();
         return r;
     };
     let head = String::from_utf8_lossy(&out[..end]);
@@ -370,35 +377,33 @@ pub(crate) fn decode_reply(out: &[u8]) -> Reply {
     let mut at = end + 4;
     let mut partial: Option<(u8, Vec<u8>)> = None;
     while at < out.len() {
-        if r.close.is_some() {
-            r.junk = out[at..].to_vec();
-            return r;
-        }
         let rest = &out[at..];
-        if rest.len() < 2 || rest[1] & 0x80 != 0 || rest[0] & 0x70 != 0 {
+        if r.close.is_some() || rest[0] & 0x70 != 0 || rest.get(1).is_some_and(|b| b & 0x80 != 0) {
+            // After the close, RSV bits, a mask: a server must not send these.
             r.junk = rest.to_vec();
             return r;
         }
-        let fin = rest[0] & 0x80 != 0;
-        let opcode = rest[0] & 15;
-        let (len, hdr) = match rest[1] & 127 {
-            126 if rest.len() >= 4 => (u64::from(u16::from_be_bytes([rest[2], rest[3]])), 4),
-            127 if rest.len() >= 10 => (
+        let (len, hdr) = match rest.get(1).map(|b| b & 127) {
+            Some(126) if rest.len() >= 4 => (u64::from(u16::from_be_bytes([rest[2], rest[3]])), 4),
+            Some(127) if rest.len() >= 10 => (
                 u64::from_be_bytes(rest[2..10].try_into().expect("8 bytes")),
                 10,
             ),
-            126 | 127 => {
-                r.junk = rest.to_vec();
+            Some(n @ 0..126) => (u64::from(n), 2),
+            _ => {
+                r.cut = rest.to_vec();
                 return r;
             }
-            n => (u64::from(n), 2),
         };
-        let Some(total) = usize::try_from(len).ok().and_then(|l| l.checked_add(hdr)) else {
+        let fin = rest[0] & 0x80 != 0;
+        let opcode = rest[0] & 15;
+        let total = usize::try_from(len).map_or(usize::MAX, |l| l.saturating_add(hdr));
+        if opcode >= 8 && (!fin || len > 125) {
             r.junk = rest.to_vec();
             return r;
-        };
+        }
         if rest.len() < total {
-            r.junk = rest.to_vec();
+            r.cut = rest.to_vec();
             return r;
         }
         let payload = rest[hdr..total].to_vec();
@@ -428,7 +433,7 @@ pub(crate) fn decode_reply(out: &[u8]) -> Reply {
         }
     }
     if let Some(p) = partial {
-        r.junk = p.1;
+        r.cut = p.1;
     }
     r
 }
@@ -608,9 +613,18 @@ pub(crate) struct Outcome {
     pub(crate) end_steps: usize,
 }
 
-/// Runs `script` on a fresh loop (default options and config).
+/// The close timeout of the model runs: longer than any script's clock before its end, so
+/// that a close echo held up by a closed window is not given up on (the default, 1 s, would).
+pub(crate) const MODEL_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The config of the model runs: the default with [`MODEL_CLOSE_TIMEOUT`].
+pub(crate) fn model_config() -> Config {
+    Config::default().close_timeout(MODEL_CLOSE_TIMEOUT)
+}
+
+/// Runs `script` on a fresh loop ([`model_config`], default options).
 pub(crate) fn run(script: &Script) -> Outcome {
-    run_with(script, Config::default(), &Options::default())
+    run_with(script, model_config(), &Options::default())
 }
 
 /// The most end steps (each moves the clock 1 s): more than the longest timer (60 s stall).
@@ -715,6 +729,14 @@ pub(crate) fn run_with(script: &Script, config: Config, options: &Options) -> Ou
 /// messages back in order, pongs that answer the pings in order ([`pongs_answer`]), the client's
 /// close echoed (RFC 6455 §5.5.1), `on_close` once per opened connection. Returns what is wrong.
 pub(crate) fn check(script: &Script, out: &Outcome) -> Result<(), String> {
+    check_invariants(out)?;
+    check_model(script, out)
+}
+
+/// What holds for any script: every connection released at the end, `on_close` exactly once
+/// per opened connection, and after a `101` only well-formed server frames (unmasked, no RSV
+/// bits, nothing after the close frame; the last one may be cut short by a timer).
+pub(crate) fn check_invariants(out: &Outcome) -> Result<(), String> {
     if out.left != 0 {
         return Err(format!("{} connections left after the end", out.left));
     }
@@ -732,19 +754,32 @@ pub(crate) fn check(script: &Script, out: &Outcome) -> Result<(), String> {
             seen.closed.len()
         ));
     }
-    for (c, (cs, reply)) in script.conns.iter().zip(&out.replies).enumerate() {
-        if !reply.junk.is_empty()
-            && reply.status.as_deref() == Some("HTTP/1.1 101 Switching Protocols")
-        {
+    for (c, reply) in out.replies.iter().enumerate() {
+        if !reply.junk.is_empty() && reply.status.as_deref() == Some(SWITCHING) {
             return Err(format!(
                 "connection {c}: junk after the frames: {:?}",
                 reply.junk
             ));
         }
+    }
+    Ok(())
+}
+
+/// The model, for the connections whose bytes are all valid ([`ConnScript::is_valid`]) and
+/// that no timer cut short: the same messages back in order, pongs answering the pings, the
+/// client's close echoed with 1000, no ping from the server, nothing cut short.
+pub(crate) fn check_model(script: &Script, out: &Outcome) -> Result<(), String> {
+    for (c, (cs, reply)) in script.conns.iter().zip(&out.replies).enumerate() {
         if !cs.is_valid() {
             continue;
         }
-        if reply.status.as_deref() != Some("HTTP/1.1 101 Switching Protocols") {
+        if !reply.cut.is_empty() {
+            return Err(format!(
+                "connection {c}: output cut short: {} bytes",
+                reply.cut.len()
+            ));
+        }
+        if reply.status.as_deref() != Some(SWITCHING) {
             return Err(format!("connection {c}: status {:?}", reply.status));
         }
         let want: Vec<(u8, Vec<u8>)> = cs
@@ -797,4 +832,171 @@ pub(crate) fn pongs_answer(pongs: &[Vec<u8>], pings: &[Vec<u8>]) -> bool {
 
 fn summary(m: &[(u8, Vec<u8>)]) -> Vec<(u8, usize)> {
     m.iter().map(|(o, p)| (*o, p.len())).collect()
+}
+
+// ---- the fuzz target's input --------------------------------------------------------------
+
+/// Reads an input from the front; 0 once it is used up.
+struct Input<'a>(&'a [u8]);
+
+impl Input<'_> {
+    fn u8(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((&b, rest)) => {
+                self.0 = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.0.len());
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        a.to_vec()
+    }
+
+    fn message(&mut self) -> ScriptMessage {
+        let flags = self.u8();
+        let text = flags & 1 != 0;
+        let len = usize::from(self.u16() % 4096);
+        let raw = self.take(len);
+        let payload = if text {
+            String::from_utf8_lossy(&raw).into_owned().into_bytes()
+        } else {
+            raw
+        };
+        let cuts = (0..(flags >> 1) & 3)
+            .map(|_| usize::from(self.u16()))
+            .collect();
+        let pings = (0..(flags >> 3) & 7)
+            .map(|_| match self.u8() {
+                255 => None,
+                n => Some(self.take(usize::from(n % 32))),
+            })
+            .collect();
+        ScriptMessage {
+            text,
+            payload,
+            cuts,
+            pings,
+        }
+    }
+
+    fn caps(&mut self) -> Vec<usize> {
+        (0..2)
+            .map(|_| usize::from(self.u16()))
+            .filter(|&c| c > 0)
+            .collect()
+    }
+}
+
+/// The most steps a fuzz input makes.
+pub(crate) const MAX_FUZZ_STEPS: usize = 512;
+
+/// A script with its settings, read from a fuzz input (layout: `fuzz/fuzz_targets/poll_loop.rs`).
+#[derive(Debug)]
+pub(crate) struct FuzzCase {
+    /// The script.
+    pub(crate) script: Script,
+    /// The connections' config.
+    pub(crate) config: Config,
+    /// The loop's options.
+    pub(crate) options: Options,
+    /// Whether the model applies to the valid connections: no timer can have cut them short.
+    pub(crate) model: bool,
+}
+
+/// Reads a fuzz input (any bytes) as a script.
+pub(crate) fn fuzz_case(data: &[u8]) -> FuzzCase {
+    let mut b = Input(data);
+    let flags = b.u8();
+    let initial_window = match b.u8() {
+        0 => 0,
+        255 => usize::MAX,
+        w => usize::from(w) * 4,
+    };
+    let n = usize::from(flags & 3) + 1;
+    let mut conns = Vec::with_capacity(n);
+    for c in 0..n {
+        let messages = (0..b.u8() % 5).map(|_| b.message()).collect();
+        let mut cs = ConnScript::valid(messages);
+        cs.close = flags & 16 == 0;
+        cs.read_caps = b.caps();
+        cs.write_caps = b.caps();
+        if c == 0 && flags & 4 != 0 {
+            let at = usize::from(b.u8()) % cs.request.len();
+            cs.request[at] ^= b.u8().max(1);
+        }
+        conns.push(cs);
+    }
+    if flags & 8 != 0 {
+        let len = usize::from(b.u8());
+        conns[0].garbage = b.take(len);
+    }
+    let mut steps = Vec::new();
+    let mut clock = Duration::ZERO;
+    while !b.0.is_empty() && steps.len() < MAX_FUZZ_STEPS {
+        let (kind, conn, amount) = (b.u8() % 4, usize::from(b.u8()), b.u8());
+        steps.push(match kind {
+            0 => Step::Deliver {
+                conn,
+                bytes: usize::from(amount) * 7 + 1,
+            },
+            1 => Step::Drain {
+                conn,
+                bytes: usize::from(amount) * 7 + 1,
+            },
+            2 => Step::Spurious {
+                conn,
+                readable: amount & 1 != 0,
+                writable: amount & 2 != 0,
+            },
+            _ => {
+                let ms = u64::from(amount) * 25;
+                clock += Duration::from_millis(ms);
+                Step::Tick { ms }
+            }
+        });
+    }
+    let mut config = model_config();
+    let mut options = Options::default();
+    if flags & 32 != 0 {
+        config = config.keepalive(Duration::from_secs(1), Duration::from_secs(1));
+    }
+    if flags & 64 != 0 {
+        options = options.idle_timeout(Some(Duration::from_secs(3)));
+    }
+    if flags & 128 != 0 {
+        config = config.max_message_size(1024);
+    }
+    let model =
+        flags & (32 | 64 | 128) == 0 && clock < options.handshake_timeout.min(config.close_timeout);
+    FuzzCase {
+        script: Script {
+            conns,
+            steps,
+            initial_window,
+        },
+        config,
+        options,
+        model,
+    }
+}
+
+impl FuzzCase {
+    /// Runs the script: the invariants always, the model where it applies.
+    pub(crate) fn verdict(self) -> Result<(), String> {
+        let out = run_with(&self.script, self.config, &self.options);
+        check_invariants(&out)?;
+        if self.model {
+            check_model(&self.script, &out)?;
+        }
+        Ok(())
+    }
 }
