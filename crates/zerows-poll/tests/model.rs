@@ -532,3 +532,84 @@ fn the_fuzz_seeds_and_regressions_pass() {
     }
     assert!(modelled * 2 > files.len(), "{modelled} of {}", files.len());
 }
+
+// ---- backpressure ---------------------------------------------------------------------------
+
+#[test]
+fn a_peer_that_does_not_read_is_not_read_from_until_it_drains() {
+    let options = Options::default().backpressure_threshold(1024);
+    let mut d = opened(scripted::model_config(), &options);
+    d.wire(0).write_budget = 0;
+    let message = vec![0x5a; 8 << 10];
+    let mut bytes = Vec::new();
+    for _ in 0..40 {
+        bytes.extend(frame(true, 0x2, &message));
+    }
+    d.feed(0, &bytes);
+    let unread = d.wire(0).input.len();
+    assert!(unread > 0, "reading paused with {unread} bytes unread");
+    let seen = d.el.handler().seen.messages.len();
+    assert!((1..40).contains(&seen), "{seen} messages before the pause");
+    // A readable edge does not resume it; the peer reading does.
+    d.ready(0, true, false);
+    assert_eq!(d.wire(0).input.len(), unread);
+    for _ in 0..1000 {
+        if d.wire(0).input.is_empty() && d.el.active_connections() == 0 {
+            break;
+        }
+        d.wire(0).write_budget += 16 << 10;
+        d.ready(0, false, true);
+    }
+    d.wire(0).write_budget = usize::MAX;
+    d.ready(0, false, true);
+    let reply = decode_reply(&d.wire(0).output);
+    assert_eq!(reply.messages.len(), 40);
+    assert!(reply.messages.iter().all(|m| m.1 == message));
+    assert_eq!(d.el.active_connections(), 0);
+}
+
+fn big_message() -> impl Strategy<Value = ScriptMessage> {
+    (
+        1usize..80_000,
+        1u8..255,
+        prop::collection::vec(0usize..80_000, 0..3),
+    )
+        .prop_map(|(len, seed, cuts)| ScriptMessage {
+            text: false,
+            payload: (0..len).map(|i| i.to_le_bytes()[0] ^ seed).collect(),
+            cuts,
+            pings: vec![Some(vec![seed])],
+        })
+}
+
+fn big_step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0usize..2, 1usize..40_000).prop_map(|(conn, bytes)| Step::Deliver { conn, bytes }),
+        (0usize..2, 1usize..40_000).prop_map(|(conn, bytes)| Step::Drain { conn, bytes }),
+        (0u64..100).prop_map(|ms| Step::Tick { ms }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Messages larger than the read buffer and the backpressure threshold, peers that read
+    /// slowly: reading pauses and resumes, and the echoes still equal the model.
+    #[test]
+    fn backpressure_keeps_the_echoes_equal_to_the_model(
+        messages in prop::collection::vec(prop::collection::vec(big_message(), 1..4), 1..3),
+        write_caps in caps(),
+        steps in prop::collection::vec(big_step(), 0..40),
+    ) {
+        let conns = messages
+            .into_iter()
+            .map(|m| ConnScript { write_caps: write_caps.clone(), ..ConnScript::valid(m) })
+            .collect();
+        let script = Script { conns, steps, initial_window: 0 };
+        let options = Options::default().backpressure_threshold(1024);
+        let out = scripted::run_with(&script, scripted::model_config(), &options);
+        if let Err(e) = check(&script, &out) {
+            return Err(TestCaseError::fail(e));
+        }
+    }
+}
