@@ -722,6 +722,10 @@ def poll_loop_seeds():
            (False, bytes([3]) * 60, [], [b"C"])]
     write(t, "pongs-in-order-blocked", poll_script(16, 130 // 4 + 1, [poll_conn(abc, write=(1, 0))],
                                                    steps=[(DELIVER, 0, 25)] + [(DRAIN, 0, 0)] * 5 + [(DELIVER, 0, 255)] * 3))
+    big = [(False, bytes([i]) * 4000, [], []) for i in range(4)]
+    write(t, "backpressure-pause", poll_script(1 | 16, 0, [poll_conn(big), poll_conn(big, write=(700, 0))],
+                                               steps=[(DELIVER, 0, 255)] * 10 + [(SPURIOUS, 0, 1), (DELIVER, 1, 255)] * 10
+                                               + [(DRAIN, 0, 255), (DRAIN, 1, 100), (SPURIOUS, 1, 1)] * 5))
     write(t, "eof-without-close", poll_script(16, 0, [poll_conn([hello, hello])], steps=[(DELIVER, 0, 255)]))
 
 

@@ -16,7 +16,8 @@
 //! | if bit 3 | length (u8), then those raw bytes |
 //! | rest | steps of 3 bytes: kind (% 4: deliver, drain, spurious, tick), connection, amount (deliver/drain: × 7 bytes, +1; spurious: bit 0 readable, bit 1 writable; tick: × 25 ms) |
 //!
-//! Every connection uses the model config (the default with a 10 s close timeout).
+//! Every connection uses the model config (the default with a 10 s close timeout); the loop a
+//! backpressure threshold of 1 KiB.
 //!
 //! Invariants: no panic; at most 512 steps plus the bounded end (everything delivered, the
 //! peers read everything, end of stream, 1 s clock steps until the loop holds nothing, at most

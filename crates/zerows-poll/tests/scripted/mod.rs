@@ -965,7 +965,9 @@ pub(crate) fn fuzz_case(data: &[u8]) -> FuzzCase {
         });
     }
     let mut config = model_config();
-    let mut options = Options::default();
+    // A low threshold: reading pauses for a peer that does not read (the pause needs 16 KiB
+    // pending, which a few messages of the script reach).
+    let mut options = Options::default().backpressure_threshold(1024);
     if flags & 32 != 0 {
         config = config.keepalive(Duration::from_secs(1), Duration::from_secs(1));
     }
