@@ -27,6 +27,7 @@ impl Handler for Echo {
     }
 }
 
+/// A valid upgrade request (RFC 6455 §4.1).
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 Sec-WebSocket-Version: 13\r\n\r\n";

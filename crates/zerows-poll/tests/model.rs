@@ -375,6 +375,7 @@ fn the_model_checker_rejects_a_wrong_echo() {
 
 // ---- properties ---------------------------------------------------------------------------
 
+/// A text (any chars) or binary message, cut anywhere, with pings between its frames.
 fn message() -> impl Strategy<Value = ScriptMessage> {
     let text = prop::collection::vec(any::<char>(), 0..60)
         .prop_map(|cs| (true, cs.into_iter().collect::<String>().into_bytes()));
@@ -399,10 +400,12 @@ fn message() -> impl Strategy<Value = ScriptMessage> {
         })
 }
 
+/// Read or write caps: tiny, small or large.
 fn caps() -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(prop_oneof![1usize..8, 8usize..200, 200usize..5000], 0..4)
 }
 
+/// A valid connection: messages, with or without the client's close, caps, a masking key.
 fn conn() -> impl Strategy<Value = ConnScript> {
     (
         prop::collection::vec(message(), 0..6),
@@ -422,6 +425,7 @@ fn conn() -> impl Strategy<Value = ConnScript> {
         )
 }
 
+/// One step of the interleaving.
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => (0usize..4, prop_oneof![1usize..10, 10usize..400, 400usize..4000])
@@ -436,6 +440,7 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// One to three connections, up to 60 steps, a closed, small or unlimited first window.
 fn script() -> impl Strategy<Value = Script> {
     (
         prop::collection::vec(conn(), 1..4),
@@ -568,6 +573,7 @@ fn a_peer_that_does_not_read_is_not_read_from_until_it_drains() {
     assert_eq!(d.el.active_connections(), 0);
 }
 
+/// A binary message up to 80 KB, cut anywhere, with a ping before it.
 fn big_message() -> impl Strategy<Value = ScriptMessage> {
     (
         1usize..80_000,
@@ -582,6 +588,7 @@ fn big_message() -> impl Strategy<Value = ScriptMessage> {
         })
 }
 
+/// Large deliveries and drains on two connections, short ticks.
 fn big_step() -> impl Strategy<Value = Step> {
     prop_oneof![
         (0usize..2, 1usize..40_000).prop_map(|(conn, bytes)| Step::Deliver { conn, bytes }),

@@ -830,6 +830,7 @@ pub(crate) fn pongs_answer(pongs: &[Vec<u8>], pings: &[Vec<u8>]) -> bool {
     pongs.iter().all(|p| rest.any(|q| q == p))
 }
 
+/// Messages as (opcode, length), for short failure messages.
 fn summary(m: &[(u8, Vec<u8>)]) -> Vec<(u8, usize)> {
     m.iter().map(|(o, p)| (*o, p.len())).collect()
 }
@@ -840,6 +841,7 @@ fn summary(m: &[(u8, Vec<u8>)]) -> Vec<(u8, usize)> {
 struct Input<'a>(&'a [u8]);
 
 impl Input<'_> {
+    /// The next byte.
     fn u8(&mut self) -> u8 {
         match self.0.split_first() {
             Some((&b, rest)) => {
@@ -850,10 +852,12 @@ impl Input<'_> {
         }
     }
 
+    /// The next two bytes, little-endian.
     fn u16(&mut self) -> u16 {
         u16::from_le_bytes([self.u8(), self.u8()])
     }
 
+    /// The next `n` bytes (fewer at the end).
     fn take(&mut self, n: usize) -> Vec<u8> {
         let n = n.min(self.0.len());
         let (a, b) = self.0.split_at(n);
@@ -861,6 +865,7 @@ impl Input<'_> {
         a.to_vec()
     }
 
+    /// One message of a connection (layout: the fuzz target's docs).
     fn message(&mut self) -> ScriptMessage {
         let flags = self.u8();
         let text = flags & 1 != 0;
@@ -888,6 +893,7 @@ impl Input<'_> {
         }
     }
 
+    /// Two caps (u16 LE), 0 meaning none.
     fn caps(&mut self) -> Vec<usize> {
         (0..2)
             .map(|_| usize::from(self.u16()))
