@@ -647,6 +647,88 @@ def net_proxy_seeds():
     write(t, "socks5-long-name-auth-name", knobs(flags=3, sizes=b"\x03") + b"\x05\x02\x01\x00" + name)
 
 
+# --- poll_loop: scripts for the event loop (layout at the top of fuzz_targets/poll_loop.rs) -----
+def poll_conn(messages, read=(0, 0), write=(0, 0), corrupt=None):
+    """One connection: messages as (text, payload, cuts, pings), pings None or bytes (< 32)."""
+    out = bytes([len(messages)])
+    for text, payload, cuts, pings in messages:
+        out += bytes([int(text) | len(cuts) << 1 | len(pings) << 3])
+        out += struct.pack("<H", len(payload)) + payload
+        for c in cuts:
+            out += struct.pack("<H", c)
+        for p in pings:
+            out += b"\xff" if p is None else bytes([len(p)]) + p
+    out += struct.pack("<HHHH", read[0], read[1], write[0], write[1])
+    if corrupt is not None:
+        out += bytes(corrupt)
+    return out
+
+
+DELIVER, DRAIN, SPURIOUS, TICK = 0, 1, 2, 3
+
+
+def poll_script(flags, window, conns, garbage=None, steps=()):
+    out = bytes([flags | (len(conns) - 1), window])
+    for c in conns:
+        out += c
+    if garbage is not None:
+        out += bytes([len(garbage)]) + garbage
+    for kind, conn, amount in steps:
+        out += bytes([kind, conn, amount])
+    return out
+
+
+def poll_loop_seeds():
+    t = "poll_loop"
+    hello = (True, b"Hello", [], [])
+    write(t, "one-text-at-the-end", poll_script(0, 255, [poll_conn([hello])]))
+    frag = (False, bytes(range(200)), [50, 120], [b"p1", None, b"p3"])
+    write(
+        t,
+        "fragments-pings-bytewise",
+        poll_script(0, 0, [poll_conn([frag, hello], read=(1, 3), write=(1, 2))],
+                    steps=[(DELIVER, 0, 30), (DRAIN, 0, 20), (DELIVER, 0, 5), (TICK, 0, 4),
+                           (DRAIN, 0, 1), (SPURIOUS, 0, 3), (DELIVER, 0, 255), (DRAIN, 0, 255)]),
+    )
+    kosme = "κόσμε".encode()
+    three = [
+        poll_conn([(True, kosme * 20, [3, 7], [b"a"]), (False, b"\x00" * 700, [], [])]),
+        poll_conn([hello, hello], read=(17, 0)),
+        poll_conn([(False, b"x" * 3000, [1000], [b"big", b"bigger"])], write=(333, 7)),
+    ]
+    write(
+        t,
+        "three-connections-interleaved",
+        poll_script(0, 40, three,
+                    steps=[(DELIVER, 0, 10), (DELIVER, 1, 30), (DELIVER, 2, 100), (DRAIN, 2, 50),
+                           (TICK, 0, 10), (DELIVER, 2, 200), (DRAIN, 0, 9), (DRAIN, 1, 9),
+                           (SPURIOUS, 2, 2), (DELIVER, 0, 255), (TICK, 0, 40), (DRAIN, 2, 255)]),
+    )
+    # byte 3 of the request ("GET " -> "GEz ") and a header name
+    write(t, "corrupt-request-method", poll_script(4, 255, [poll_conn([hello], corrupt=(3, 0x5A))]))
+    write(t, "corrupt-request-key", poll_script(4, 255, [poll_conn([hello], corrupt=(100, 0x01))]))
+    # an unmasked frame from the client (1002), then more bytes
+    write(t, "garbage-unmasked-frame", poll_script(8, 255, [poll_conn([hello])], garbage=frame(TEXT, b"no mask") + b"junk"))
+    # a reserved opcode
+    write(t, "garbage-reserved-opcode", poll_script(8, 9, [poll_conn([hello], write=(5, 0))], garbage=frame(0x3, b"", key=KEY)))
+    write(t, "keepalive-ticks", poll_script(32, 255, [poll_conn([hello])],
+                                            steps=[(DELIVER, 0, 100), (TICK, 0, 41), (TICK, 0, 41),
+                                                   (TICK, 0, 41), (DELIVER, 0, 255)]))
+    write(t, "idle-timeout-no-close", poll_script(64 | 16, 255, [poll_conn([hello])],
+                                                  steps=[(DELIVER, 0, 100), (TICK, 0, 200)]))
+    write(t, "message-too-big-1009", poll_script(128, 255, [poll_conn([(False, b"y" * 2000, [], [])])]))
+    # the pong order bug: the window lets the 101 and one byte through, writes one byte at a time
+    abc = [(False, bytes([1]) * 100, [], [b"A"]), (False, bytes([2]) * 100, [], [b"B"]),
+           (False, bytes([3]) * 60, [], [b"C"])]
+    write(t, "pongs-in-order-blocked", poll_script(16, 130 // 4 + 1, [poll_conn(abc, write=(1, 0))],
+                                                   steps=[(DELIVER, 0, 25)] + [(DRAIN, 0, 0)] * 5 + [(DELIVER, 0, 255)] * 3))
+    big = [(False, bytes([i]) * 4000, [], []) for i in range(4)]
+    write(t, "backpressure-pause", poll_script(1 | 16, 0, [poll_conn(big), poll_conn(big, write=(700, 0))],
+                                               steps=[(DELIVER, 0, 255)] * 10 + [(SPURIOUS, 0, 1), (DELIVER, 1, 255)] * 10
+                                               + [(DRAIN, 0, 255), (DRAIN, 1, 100), (SPURIOUS, 1, 1)] * 5))
+    write(t, "eof-without-close", poll_script(16, 0, [poll_conn([hello, hello])], steps=[(DELIVER, 0, 255)]))
+
+
 if __name__ == "__main__":
     header_decode()
     decoder_split()
@@ -662,3 +744,4 @@ if __name__ == "__main__":
     util_deflate_seeds()
     net_url_seeds()
     net_proxy_seeds()
+    poll_loop_seeds()

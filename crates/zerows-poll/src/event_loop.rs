@@ -388,6 +388,8 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
                 if writable {
                     slot.flags &= !WRITE_BLOCKED;
                 }
+                // A paused connection (its peer sends faster than it reads) is not read from
+                // until it is writable again: a readable edge alone does not resume it.
                 let paused = slot.flags & READ_PAUSED != 0;
                 if readable || paused || (writable && matches!(slot.body, Body::Active(_))) {
                     self.drive(index, readable);

@@ -704,7 +704,11 @@ impl Sender {
         let mask = self.mask();
         let n = zerows_frame::encode_frame(&mut frame, opcode, true, mask, payload).unwrap_or(0);
         let pong = opcode == OpCode::Pong;
-        if self.clen > 0 && self.cpos == 0 && !(pong && self.control_is_pong) {
+        if self.clen > 0 && self.cpos == 0 && pong && self.control_is_pong {
+            // The unwritten pong is dropped: this one answers the latest ping.
+            self.clen = 0;
+        }
+        if self.clen > 0 && self.cpos == 0 {
             let slot = self.control;
             let len = self.clen as usize;
             if self.queue.capacity() == 0 {
@@ -941,6 +945,31 @@ mod tests {
         assert_eq!(tx.queue.capacity(), 0, "nothing copied");
         let mut want = frame(OpCode::Pong, b"p");
         want.extend(frame(OpCode::Binary, &big));
+        assert_eq!(drain(&mut tx), want);
+    }
+
+    /// A pong due while an unwritten one waits in the slot replaces it (RFC 6455 §5.5.3: only
+    /// the latest ping needs an answer); it used to go into the queue, which is written before
+    /// the slot, so the pongs went out in the wrong order.
+    #[test]
+    fn a_newer_pong_replaces_an_unwritten_one() {
+        let mut tx = server();
+        tx.auto_pong(b"a");
+        tx.auto_pong(b"b");
+        assert_eq!(drain(&mut tx), frame(OpCode::Pong, b"b"));
+    }
+
+    /// A pong due while one is being written waits behind it: both go out, in order.
+    #[test]
+    fn a_pong_waits_behind_a_pong_being_written() {
+        let mut tx = server();
+        tx.auto_pong(b"a");
+        tx.advance(1);
+        tx.auto_pong(b"b");
+        tx.auto_pong(b"c");
+        let mut want = frame(OpCode::Pong, b"a")[1..].to_vec();
+        want.extend(frame(OpCode::Pong, b"b"));
+        want.extend(frame(OpCode::Pong, b"c"));
         assert_eq!(drain(&mut tx), want);
     }
 
