@@ -74,6 +74,7 @@
 //! [`Config::keepalive`]: zerows_util::Config::keepalive
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod event_loop;
 mod handle;
