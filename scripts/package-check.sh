@@ -47,6 +47,15 @@ sys.exit(1 if bad else 0)
 echo "== cargo package (each crate built from its .crate)"
 pkgs=()
 for p in "${shipped[@]}"; do pkgs+=(-p "$p"); done
+# Cargo unpacks each overlay .crate into $CARGO_HOME/registry/src/<overlay hash>/NAME-VERSION and
+# reuses that directory on the next run when it exists, whatever the new .crate holds: a
+# checkout at the same path (CI's is fixed) would build the siblings from a stale copy. Our
+# versions do not change between commits, so clear those copies first. Only the overlay's
+# directories (named "-<hash>": the overlay has no host) are touched, never crates.io's.
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+for p in "${shipped[@]}"; do
+  rm -rf "$cargo_home"/registry/src/-*/"$p"-[0-9]*
+done
 cargo package --locked "${pkgs[@]}" "$@"
 
 echo "== docs.rs build (nightly, --cfg docsrs, all features, offline)"
