@@ -451,7 +451,12 @@ impl<S: Socket, H: Handler, U: Hooks> EventLoop<S, H, U> {
                 Command::SendPrepared(id, msg) => {
                     let _ = Router::send(&mut self.state, id, Outgoing::Prepared(&msg));
                 }
-                Command::Broadcast(msg) => {
+                Command::Broadcast(msg, ids) => {
+                    for id in ids {
+                        let _ = Router::send(&mut self.state, id, Outgoing::Prepared(&msg));
+                    }
+                }
+                Command::BroadcastAll(msg) => {
                     Router::broadcast_all(&mut self.state, &msg);
                 }
                 Command::Close(id, code, reason) => {

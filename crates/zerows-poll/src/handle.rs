@@ -12,7 +12,8 @@ use crate::handler::ConnId;
 pub(crate) enum Command {
     Send(ConnId, OwnedMessage),
     SendPrepared(ConnId, PreparedMessage),
-    Broadcast(PreparedMessage),
+    Broadcast(PreparedMessage, Vec<ConnId>),
+    BroadcastAll(PreparedMessage),
     Close(ConnId, CloseCode, String),
     Shutdown,
 }
@@ -83,9 +84,17 @@ impl Handle {
         self.push(Command::SendPrepared(id, message));
     }
 
+    /// Sends a prepared message (encoded once) to each of `ids`, as
+    /// [`Context::broadcast`](crate::Context::broadcast) does on the loop: ids of other loops,
+    /// closed ids and connections over their backlog are skipped. The ids are collected into
+    /// one command (one allocation per call, on the calling thread).
+    pub fn broadcast(&self, message: PreparedMessage, ids: impl IntoIterator<Item = ConnId>) {
+        self.push(Command::Broadcast(message, ids.into_iter().collect()));
+    }
+
     /// Sends a prepared message to every open connection of the loop.
-    pub fn broadcast(&self, message: PreparedMessage) {
-        self.push(Command::Broadcast(message));
+    pub fn broadcast_all(&self, message: PreparedMessage) {
+        self.push(Command::BroadcastAll(message));
     }
 
     /// Starts the close handshake with `id`.

@@ -561,7 +561,7 @@ fn a_peer_that_writes_faster_than_it_reads_is_paused_not_cut_off() {
 }
 
 #[test]
-fn a_handle_broadcasts_to_every_connection_and_closes_one_by_id() {
+fn a_handle_broadcasts_to_every_connection_to_a_set_and_closes_one_by_id() {
     let (server, rx) = probe(Options::default().threads(1));
     let mut clients: Vec<_> = (0..3)
         .map(|i| client(server.addr, &format!("/{i}")))
@@ -573,11 +573,23 @@ fn a_handle_broadcasts_to_every_connection_and_closes_one_by_id() {
     }
     ids.sort();
     let handle = server.handles[0].clone();
-    handle.broadcast(PreparedMessage::new(OpCode::Binary, b"news"));
+    handle.broadcast_all(PreparedMessage::new(OpCode::Binary, b"news"));
     for (i, ws) in clients.iter_mut().enumerate() {
         assert_eq!(
             ws.read().expect("broadcast"),
             WsMessage::binary(b"news".to_vec()),
+            "client {i}"
+        );
+    }
+    // To a set: clients 0 and 2 only (client 1's next frame is the close below).
+    handle.broadcast(
+        PreparedMessage::new(OpCode::Text, b"to 0 and 2"),
+        [ids[0].1, ids[2].1],
+    );
+    for i in [0, 2] {
+        assert_eq!(
+            clients[i].read().expect("set broadcast"),
+            WsMessage::text("to 0 and 2"),
             "client {i}"
         );
     }

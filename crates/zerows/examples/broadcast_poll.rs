@@ -59,7 +59,7 @@ impl Handler for Members {
 pub(crate) fn broadcast(handles: &[Handle], text: &str) {
     let msg = PreparedMessage::new(OpCode::Text, text.as_bytes());
     for h in handles {
-        h.broadcast(msg.clone());
+        h.broadcast_all(msg.clone());
     }
 }
 
