@@ -1,0 +1,148 @@
+// Headless Chromium against two chat_cluster processes joined by Redis (examples/chat_cluster,
+// issue 18).
+//
+// Usage: node chat_cluster.mjs PORT_A PORT_B   (two processes on http://127.0.0.1:PORT_A and _B,
+// the same Redis). Normally run by scripts/browser-interop.sh, which starts redis-server and both.
+//
+// Each page is loaded from one process and its WebSocket goes to that process, so pages of
+// different ports are members in different processes. Checks, each with a timeout:
+//   - the page at / joins the room typed into its form;
+//   - a page on A and a page on B in room "red" chat with each other, both ways, and see their
+//     own messages;
+//   - a page on B in room "blue" sees none of red's messages;
+//   - a text over 4 KiB is closed with 1009.
+// Exit status: 0 all checks passed, 1 a check failed, 2 setup error.
+import { EXECUTABLE, launchChromium } from './chromium.mjs';
+
+const [portA, portB] = process.argv.slice(2, 4).map(Number);
+if (![portA, portB].every((p) => Number.isInteger(p) && p > 0)) {
+  console.error('usage: node chat_cluster.mjs PORT_A PORT_B');
+  process.exit(2);
+}
+const A = `http://127.0.0.1:${portA}`;
+const B = `http://127.0.0.1:${portB}`;
+const TIMEOUT = 10000;
+const QUIET = 500;
+
+let passed = 0;
+let failed = 0;
+async function check(name, f) {
+  try {
+    await f();
+    passed += 1;
+    console.log(`  ok    ${name}`);
+  } catch (e) {
+    failed += 1;
+    console.log(`  FAIL  ${name}: ${e.message.split('\n')[0]}`);
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+const texts = (page) => page.$$eval('#log li', (els) => els.map((e) => e.textContent));
+const say = async (page, text) => {
+  await page.fill('#text', text);
+  await page.press('#text', 'Enter');
+};
+// Waits until `page` shows the chat line "guest-…: text"; returns it.
+async function seen(page, text, timeout = TIMEOUT) {
+  const handle = await page.waitForFunction(
+    (t) => [...document.querySelectorAll('#log li')].map((li) => li.textContent)
+      .find((l) => /^guest-[0-9a-f]+-\d+: /.test(l) && l.endsWith(`: ${t}`)),
+    text, { timeout });
+  return handle.jsonValue();
+}
+// The other process subscribes to a room when its first member joins, a moment after the page
+// opens: `from` says numbered probes until `to` shows one (bounded by TIMEOUT).
+async function untilHeard(from, to, tag) {
+  const start = Date.now();
+  for (let n = 1; Date.now() - start < TIMEOUT; n += 1) {
+    await say(from, `probe ${tag} ${n}`);
+    try {
+      await seen(to, `probe ${tag} ${n}`, 300);
+      return;
+    } catch { /* not yet */ }
+  }
+  throw new Error(`${tag}: never heard across processes within ${TIMEOUT} ms`);
+}
+async function open(context, base, route) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`  [page error ${base}${route}] ${e.message}`));
+  await page.goto(`${base}${route}`);
+  await page.waitForSelector('body[data-state="open"]', { timeout: TIMEOUT });
+  return page;
+}
+
+let browser;
+let closeBrowser;
+try {
+  ({ browser, close: closeBrowser } = await launchChromium());
+} catch (e) {
+  console.error(`chat_cluster.mjs: could not launch ${EXECUTABLE}: ${e.message}`);
+  process.exit(2);
+}
+
+console.log(`chat_cluster (${A} and ${B}, one Redis):`);
+try {
+  const context = await browser.newContext();
+  let redA;
+  let redB;
+  let blueB;
+  await check('the page at / joins the room typed into its form', async () => {
+    const page = await context.newPage();
+    await page.goto(`${A}/`);
+    await page.fill('#room', 'green');
+    await page.click('#join button');
+    await page.waitForSelector('body[data-state="open"]', { timeout: TIMEOUT });
+    await say(page, 'green here');
+    await seen(page, 'green here');
+    await page.close();
+  });
+  await check('pages open on both processes (red on A and B, blue on B)', async () => {
+    redA = await open(context, A, '/?room=red');
+    redB = await open(context, B, '/?room=red');
+    blueB = await open(context, B, '/?room=blue');
+  });
+  if (!redA || !redB || !blueB) throw new Error('pages did not open');
+
+  await check('a page on A and a page on B chat with each other, both ways', async () => {
+    await untilHeard(redA, redB, 'a-to-b');
+    await untilHeard(redB, redA, 'b-to-a');
+    await say(redA, 'hello from process A');
+    const line = await seen(redB, 'hello from process A');
+    await seen(redA, 'hello from process A');
+    await say(redB, 'hi from process B');
+    const back = await seen(redA, 'hi from process B');
+    await seen(redB, 'hi from process B');
+    assert(line.split(':')[0] !== back.split(':')[0], `one name for two members: ${line} / ${back}`);
+  });
+
+  await check('a page in another room (blue, on B) sees none of red\'s messages', async () => {
+    await say(blueB, 'only in blue');
+    await seen(blueB, 'only in blue');
+    await redA.waitForTimeout(QUIET);
+    const b = await texts(blueB);
+    assert(!b.some((l) => l.includes('process A') || l.includes('process B') || l.includes('probe')),
+      `blue saw: ${JSON.stringify(b)}`);
+    for (const p of [redA, redB]) {
+      const r = await texts(p);
+      assert(!r.some((l) => l.includes('only in blue')), `red saw: ${JSON.stringify(r)}`);
+    }
+  });
+
+  await check('a text over 4 KiB is closed with 1009', async () => {
+    await blueB.evaluate(() => ws.send('x'.repeat(5000)));
+    await blueB.waitForSelector('body[data-state="closed"]', { timeout: TIMEOUT });
+    const st = await blueB.textContent('#st');
+    assert(st.includes('1009'), `status '${st}'`);
+  });
+} catch (e) {
+  failed += 1;
+  console.log(`  FAIL  ${e.message.split('\n')[0]}`);
+} finally {
+  await closeBrowser().catch(() => {});
+}
+
+console.log(`chat_cluster (${A} and ${B}): ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
