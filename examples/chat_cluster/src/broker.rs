@@ -21,6 +21,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -57,6 +58,8 @@ pub(crate) struct Broker {
     node: u32,
     publish: mpsc::Sender<Publish>,
     rooms_changed: Arc<Notify>,
+    /// Messages not taken because the publish queue was full (reported by the publisher).
+    overflow: Arc<AtomicU64>,
 }
 
 impl Broker {
@@ -67,6 +70,8 @@ impl Broker {
         let (publish, queue) = mpsc::channel(PUBLISH_QUEUE);
         let rooms_changed = Arc::new(Notify::new());
         let changed = Arc::clone(&rooms_changed);
+        let overflow = Arc::new(AtomicU64::new(0));
+        let overflowed = Arc::clone(&overflow);
         let url = url.to_owned();
         std::thread::Builder::new()
             .name("redis".into())
@@ -77,7 +82,7 @@ impl Broker {
                     .expect("a tokio runtime");
                 rt.block_on(async {
                     tokio::join!(
-                        publisher(&client, &url, queue),
+                        publisher(&client, &url, queue, &overflowed),
                         subscriber(&client, &url, node, &rooms, &changed),
                     );
                 });
@@ -87,6 +92,7 @@ impl Broker {
             node,
             publish,
             rooms_changed,
+            overflow,
         })
     }
 
@@ -101,7 +107,10 @@ impl Broker {
             payload,
         }) {
             Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Closed(_)) => false,
+            Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
+                self.overflow.fetch_add(1, Ordering::Relaxed);
+                false
+            }
         }
     }
 
@@ -136,7 +145,12 @@ where
     }
 }
 
-async fn publisher(client: &redis::Client, url: &str, mut queue: mpsc::Receiver<Publish>) {
+async fn publisher(
+    client: &redis::Client,
+    url: &str,
+    mut queue: mpsc::Receiver<Publish>,
+    overflow: &AtomicU64,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         // While there is no connection, what arrives is dropped: relaying it minutes later
@@ -172,6 +186,12 @@ async fn publisher(client: &redis::Client, url: &str, mut queue: mpsc::Receiver<
             if let Err(e) = pipe.query_async::<()>(&mut conn).await {
                 eprintln!("redis: connection lost (publisher: {e}); reconnecting");
                 break;
+            }
+            let lost = overflow.swap(0, Ordering::Relaxed);
+            if lost > 0 {
+                eprintln!(
+                    "redis: the publish queue was full ({PUBLISH_QUEUE}): {lost} messages not relayed"
+                );
             }
         }
     }
