@@ -138,3 +138,30 @@ fn redis_down_at_start_is_retried_and_local_chat_works_meanwhile() {
     until_heard(&mut a1, &mut b1, "up");
     until_heard(&mut b1, &mut a1, "up-back");
 }
+
+#[test]
+#[ignore = "needs redis-server: bash scripts/chat-cluster.sh"]
+fn a_redis_that_stops_answering_is_left_and_found_again() {
+    let redis = Redis::start();
+    let url = redis.url();
+    let a = Node::start("127.0.0.1:0", &["--redis", &url]);
+    let b = Node::start("127.0.0.1:0", &["--redis", &url]);
+    let mut a1 = a.join("hang");
+    let mut b1 = b.join("hang");
+    until_heard(&mut a1, &mut b1, "before");
+    until_heard(&mut b1, &mut a1, "before-back");
+
+    // Hung: connections open, no answers. The subscriber's ping notices within 5 s + 2 s.
+    let stopped = Instant::now();
+    redis.signal("-STOP");
+    a.wait_log("redis: connection lost (subscriber: ping");
+    b.wait_log("redis: connection lost (subscriber: ping");
+    eprintln!("a hung Redis noticed after {:?}", stopped.elapsed());
+    // Meanwhile the members' own process still serves them.
+    a1.say("hung-0");
+    assert_eq!(a1.next_said().map(|(_, t)| t).as_deref(), Some("hung-0"));
+
+    redis.signal("-CONT");
+    until_heard(&mut a1, &mut b1, "after");
+    until_heard(&mut b1, &mut a1, "after-back");
+}

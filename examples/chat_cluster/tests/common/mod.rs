@@ -53,6 +53,17 @@ impl Redis {
         }
     }
 
+    /// Stops (`SIGSTOP`) or continues (`SIGCONT`) the server: its sockets stay open but nothing
+    /// answers, as with a hung server or a dead link.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let ok = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {signal} {pid}");
+    }
+
     /// Starts it (again) on the same port and waits until it answers.
     pub fn restart(&mut self) {
         self.kill();
