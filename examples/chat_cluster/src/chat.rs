@@ -12,7 +12,7 @@ use zerows::util::PreparedMessage;
 use zerows::{CloseCode, Message, OpCode};
 
 use crate::broker::Broker;
-use crate::rooms::{Change, Rooms, valid_room};
+use crate::rooms::{Change, Here, Rooms, valid_room};
 
 /// The page, served by this process at `/` (compiled in).
 pub(crate) const PAGE: &str = include_str!("page.html");
@@ -90,9 +90,9 @@ impl Node {
 
     /// Says `text` in `room`: to the local members now (one frame for all), and through Redis
     /// to the other processes' members.
-    fn say(&self, cx: &mut Context<'_>, worker: usize, room: &str, text: &str) {
+    fn say(&self, here: Here<'_, '_>, room: &str, text: &str) {
         let msg = PreparedMessage::new(OpCode::Text, text.as_bytes());
-        self.rooms.deliver(room, &msg, Some((cx, worker)));
+        self.rooms.deliver(room, &msg, Some(here));
         if let Some(broker) = &self.broker {
             broker.publish(room, text);
         }
@@ -117,6 +117,8 @@ pub(crate) struct Chat {
     node: Arc<Node>,
     worker: usize,
     members: HashMap<ConnId, Member>,
+    /// Scratch for the ids of this loop's members of a room (see [`Rooms::deliver`]).
+    local: Vec<ConnId>,
 }
 
 impl Chat {
@@ -125,6 +127,7 @@ impl Chat {
             node,
             worker,
             members: HashMap::new(),
+            local: Vec::new(),
         }
     }
 }
@@ -137,7 +140,12 @@ impl Handler for Chat {
         let change = self.node.rooms.join(&room, self.worker, id);
         self.node.changed(change);
         let hello = format!("* {name} joined");
-        self.node.say(cx, self.worker, &room, &hello);
+        let here = Here {
+            cx,
+            worker: self.worker,
+            local: &mut self.local,
+        };
+        self.node.say(here, &room, &hello);
         self.members.insert(id, Member { room, name });
     }
 
@@ -149,7 +157,12 @@ impl Handler for Chat {
             // Valid UTF-8 and at most the configured size: the connection checked (1007, 1009).
             Message::Text(text) => {
                 let line = format!("{}: {text}", member.name);
-                self.node.say(cx, self.worker, &member.room, &line);
+                let here = Here {
+                    cx,
+                    worker: self.worker,
+                    local: &mut self.local,
+                };
+                self.node.say(here, &member.room, &line);
             }
             Message::Binary(_) => {
                 cx.close(id, CloseCode::UNSUPPORTED_DATA, "text only");
@@ -166,6 +179,11 @@ impl Handler for Chat {
         self.node.changed(change);
         // The other processes' members of the room hear it even when none is left here.
         let bye = format!("* {} left", member.name);
-        self.node.say(cx, self.worker, &member.room, &bye);
+        let here = Here {
+            cx,
+            worker: self.worker,
+            local: &mut self.local,
+        };
+        self.node.say(here, &member.room, &bye);
     }
 }

@@ -102,37 +102,51 @@ impl Rooms {
         self.lock().keys().cloned().collect()
     }
 
-    /// Sends `msg` (encoded once) to every local member of `room`: directly on the calling loop
-    /// when `here` is that loop's context, through the other loops' handles otherwise (one
-    /// command per loop, not per member). Returns how many members it was meant for.
+    /// Sends `msg` (encoded once) to every local member of `room`: through the loops' handles
+    /// (one command per loop, not per member), except the calling loop's members when `here`
+    /// is given: those are written directly after the lock is released (`local` is the
+    /// caller's scratch for their ids), so no socket is written under the lock. Returns how
+    /// many members it was meant for.
     pub(crate) fn deliver(
         &self,
         room: &str,
         msg: &PreparedMessage,
-        mut here: Option<(&mut Context<'_>, usize)>,
+        mut here: Option<Here<'_, '_>>,
     ) -> usize {
-        let rooms = self.lock();
-        let Some(r) = rooms.get(room) else {
-            return 0;
-        };
-        let handles = self.handles.get().map(Vec::as_slice).unwrap_or_default();
-        for (worker, ids) in r.by_loop.iter().enumerate() {
-            if ids.is_empty() {
-                continue;
-            }
-            match &mut here {
-                Some((cx, me)) if *me == worker => {
-                    cx.broadcast(msg, ids.iter().copied());
+        let me = here.as_ref().map(|h| h.worker);
+        let members = {
+            let rooms = self.lock();
+            let Some(r) = rooms.get(room) else {
+                return 0;
+            };
+            let handles = self.handles.get().map(Vec::as_slice).unwrap_or_default();
+            for (worker, ids) in r.by_loop.iter().enumerate() {
+                if ids.is_empty() {
+                    continue;
                 }
-                _ => {
-                    if let Some(h) = handles.get(worker) {
-                        h.broadcast(msg.clone(), ids.iter().copied());
+                if Some(worker) == me {
+                    if let Some(h) = &mut here {
+                        h.local.clear();
+                        h.local.extend_from_slice(ids);
                     }
+                } else if let Some(h) = handles.get(worker) {
+                    h.broadcast(msg.clone(), ids.iter().copied());
                 }
             }
+            r.members
+        };
+        if let Some(h) = here {
+            h.cx.broadcast(msg, h.local.drain(..));
         }
-        r.members
+        members
     }
+}
+
+/// The loop a delivery starts from: its context and a scratch list for its members' ids.
+pub(crate) struct Here<'a, 'cx> {
+    pub(crate) cx: &'a mut Context<'cx>,
+    pub(crate) worker: usize,
+    pub(crate) local: &'a mut Vec<ConnId>,
 }
 
 #[cfg(test)]
