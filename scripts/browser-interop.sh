@@ -19,7 +19,8 @@
 # one room see each other's messages, a page in another room does not, a reloaded page rejoins, a
 # text over the server's limit is closed with 1009; and chat_cluster (examples/chat_cluster, issue
 # 18) with tests/browser/chat_cluster.mjs: a redis-server (Debian) and two processes on it, a page
-# loaded from each, chatting across processes.
+# loaded from each (A without permessage-deflate, its default; B with --deflate), chatting across
+# processes.
 # A page served from http://127.0.0.1 (about:blank may not open loopback WebSockets: Chromium's
 # local network access checks block it; an http page may open wss://) opens
 # new WebSocket("ws[s]://127.0.0.1:PORT/"), checks ws.extensions, round-trips text and binary
@@ -201,7 +202,7 @@ for ((i = 0; i < 100; i++)); do
 done
 start cluster-a "$OUT/cluster-a.log" "$CHAT_CLUSTER" --redis "redis://127.0.0.1:$REDIS_PORT"
 P_CLUSTER_A=$PORT
-start cluster-b "$OUT/cluster-b.log" "$CHAT_CLUSTER" --redis "redis://127.0.0.1:$REDIS_PORT"
+start cluster-b "$OUT/cluster-b.log" "$CHAT_CLUSTER" --redis "redis://127.0.0.1:$REDIS_PORT" --deflate
 P_CLUSTER_B=$PORT
 
 # ---- the browser run --------------------------------------------------------------------------

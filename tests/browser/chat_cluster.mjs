@@ -2,11 +2,13 @@
 // issue 18).
 //
 // Usage: node chat_cluster.mjs PORT_A PORT_B   (two processes on http://127.0.0.1:PORT_A and _B,
-// the same Redis). Normally run by scripts/browser-interop.sh, which starts redis-server and both.
+// the same Redis, A with its default of no permessage-deflate, B with --deflate). Normally run by
+// scripts/browser-interop.sh, which starts redis-server and both.
 //
 // Each page is loaded from one process and its WebSocket goes to that process, so pages of
 // different ports are members in different processes. Checks, each with a timeout:
 //   - the page at / joins the room typed into its form;
+//   - permessage-deflate: not agreed with A (its default), agreed with B (--deflate);
 //   - a page on A and a page on B in room "red" chat with each other, both ways, and see their
 //     own messages;
 //   - a page on B in room "blue" sees none of red's messages;
@@ -105,6 +107,13 @@ try {
     blueB = await open(context, B, '/?room=blue');
   });
   if (!redA || !redB || !blueB) throw new Error('pages did not open');
+
+  await check('permessage-deflate off on A (the default), on with B (--deflate)', async () => {
+    const a = await redA.evaluate(() => ws.extensions);
+    const b = await redB.evaluate(() => ws.extensions);
+    assert(a === '', `A agreed '${a}'`);
+    assert(b.startsWith('permessage-deflate'), `B agreed '${b}'`);
+  });
 
   await check('a page on A and a page on B chat with each other, both ways', async () => {
     await untilHeard(redA, redB, 'a-to-b');

@@ -106,7 +106,7 @@ pub struct Node {
 }
 
 impl Node {
-    /// Starts `chat_cluster --addr ADDR --no-deflate ARGS…` and waits for its listening line.
+    /// Starts `chat_cluster --addr ADDR ARGS…` and waits for its listening line.
     pub fn start(addr: &str, args: &[&str]) -> Node {
         Self::try_start(addr, args)
             .unwrap_or_else(|log| panic!("chat_cluster did not start:\n{log}"))
@@ -115,7 +115,7 @@ impl Node {
     /// As [`start`](Self::start); `Err` with its stderr if it exited instead.
     pub fn try_start(addr: &str, args: &[&str]) -> Result<Node, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chat_cluster"))
-            .args(["--addr", addr, "--no-deflate"])
+            .args(["--addr", addr])
             .args(args)
             .stderr(Stdio::piped())
             .spawn()
