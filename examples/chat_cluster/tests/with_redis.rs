@@ -165,3 +165,46 @@ fn a_redis_that_stops_answering_is_left_and_found_again() {
     until_heard(&mut a1, &mut b1, "after");
     until_heard(&mut b1, &mut a1, "after-back");
 }
+
+#[test]
+#[ignore = "needs redis-server: bash scripts/chat-cluster.sh"]
+fn one_subscription_per_room_per_process_and_one_publish_per_message() {
+    let redis = Redis::start();
+    let url = redis.url();
+    let a = Node::start("127.0.0.1:0", &["--redis", &url]);
+    let b = Node::start("127.0.0.1:0", &["--redis", &url]);
+    let channel = "zerows-chat:room:many";
+    let mut on_a: Vec<Member> = (0..10).map(|_| a.join("many")).collect();
+    let mut on_b: Vec<Member> = (0..10).map(|_| b.join("many")).collect();
+    let (first_a, rest_a) = on_a.split_first_mut().unwrap();
+    until_heard(first_a, &mut on_b[0], "ab");
+    until_heard(&mut on_b[0], first_a, "ba");
+    // 20 members, two processes: two subscriptions.
+    assert_eq!(redis.subscribers(channel), 2);
+
+    let before = redis.publishes();
+    for i in 0..50 {
+        first_a.say(&format!("m-{i}"));
+    }
+    // Everyone (both processes) gets all 50, in order.
+    for m in rest_a.iter_mut().chain(on_b.iter_mut()) {
+        let mut next = 0;
+        while next < 50 {
+            let (_, t) = m.next_said().expect("a message");
+            if let Some(n) = t.strip_prefix("m-") {
+                assert_eq!(n.parse::<usize>().unwrap(), next);
+                next += 1;
+            }
+        }
+    }
+    // One PUBLISH per message, not one per member or per process.
+    assert_eq!(redis.publishes() - before, 50);
+
+    // A's members leave: A unsubscribes (its last member gone), B stays.
+    drop(on_a);
+    let deadline = Instant::now() + WAIT;
+    while redis.subscribers(channel) != 1 {
+        assert!(Instant::now() < deadline, "A never unsubscribed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -53,6 +53,53 @@ impl Redis {
         }
     }
 
+    /// Sends one command (RESP) and returns the raw reply (read until a short pause).
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes()).expect("write to redis");
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// How many clients are subscribed to `channel` (`PUBSUB NUMSUB`).
+    pub fn subscribers(&self, channel: &str) -> usize {
+        let reply = self.command(&["PUBSUB", "NUMSUB", channel]);
+        // *2 $len channel :N
+        reply
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix(':'))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("PUBSUB NUMSUB reply {reply:?}"))
+    }
+
+    /// How many `PUBLISH` commands Redis has run (`INFO commandstats`).
+    pub fn publishes(&self) -> usize {
+        let reply = self.command(&["INFO", "commandstats"]);
+        reply
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_publish:calls="))
+            .map_or(0, |rest| {
+                rest.split(',')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            })
+    }
+
     /// Stops (`SIGSTOP`) or continues (`SIGCONT`) the server: its sockets stay open but nothing
     /// answers, as with a hung server or a dead link.
     pub fn signal(&self, signal: &str) {
