@@ -15,6 +15,9 @@
 //   - a text over 4 KiB is closed with 1009.
 // Exit status: 0 all checks passed, 1 a check failed, 2 setup error.
 import { EXECUTABLE, launchChromium } from './chromium.mjs';
+import {
+  QUIET, TIMEOUT, assert, check, say, seen, tally, texts,
+} from './chat_common.mjs';
 
 const [portA, portB] = process.argv.slice(2, 4).map(Number);
 if (![portA, portB].every((p) => Number.isInteger(p) && p > 0)) {
@@ -23,38 +26,6 @@ if (![portA, portB].every((p) => Number.isInteger(p) && p > 0)) {
 }
 const A = `http://127.0.0.1:${portA}`;
 const B = `http://127.0.0.1:${portB}`;
-const TIMEOUT = 10000;
-const QUIET = 500;
-
-let passed = 0;
-let failed = 0;
-async function check(name, f) {
-  try {
-    await f();
-    passed += 1;
-    console.log(`  ok    ${name}`);
-  } catch (e) {
-    failed += 1;
-    console.log(`  FAIL  ${name}: ${e.message.split('\n')[0]}`);
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-const texts = (page) => page.$$eval('#log li', (els) => els.map((e) => e.textContent));
-const say = async (page, text) => {
-  await page.fill('#text', text);
-  await page.press('#text', 'Enter');
-};
-// Waits until `page` shows the chat line "guest-…: text"; returns it.
-async function seen(page, text, timeout = TIMEOUT) {
-  const handle = await page.waitForFunction(
-    (t) => [...document.querySelectorAll('#log li')].map((li) => li.textContent)
-      .find((l) => /^guest-[0-9a-f]+-\d+: /.test(l) && l.endsWith(`: ${t}`)),
-    text, { timeout });
-  return handle.jsonValue();
-}
 // The other process subscribes to a room when its first member joins, a moment after the page
 // opens: `from` says numbered probes until `to` shows one (bounded by TIMEOUT).
 async function untilHeard(from, to, tag) {
@@ -147,11 +118,11 @@ try {
     assert(st.includes('1009'), `status '${st}'`);
   });
 } catch (e) {
-  failed += 1;
+  tally.failed += 1;
   console.log(`  FAIL  ${e.message.split('\n')[0]}`);
 } finally {
   await closeBrowser().catch(() => {});
 }
 
-console.log(`chat_cluster (${A} and ${B}): ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+console.log(`chat_cluster (${A} and ${B}): ${tally.passed} passed, ${tally.failed} failed`);
+process.exit(tally.failed ? 1 : 0);

@@ -294,5 +294,5 @@ fn relay(msg: &redis::Msg, node: u32, rooms: &Rooms) {
     if u32::from_be_bytes(*from) == node || std::str::from_utf8(text).is_err() {
         return;
     }
-    rooms.deliver(room, &PreparedMessage::new(OpCode::Text, text), None);
+    rooms.deliver(room, &PreparedMessage::new(OpCode::Text, text));
 }

@@ -102,51 +102,69 @@ impl Rooms {
         self.lock().keys().cloned().collect()
     }
 
-    /// Sends `msg` (encoded once) to every local member of `room`: through the loops' handles
-    /// (one command per loop, not per member), except the calling loop's members when `here`
-    /// is given: those are written directly after the lock is released (`local` is the
-    /// caller's scratch for their ids), so no socket is written under the lock. Returns how
-    /// many members it was meant for.
-    pub(crate) fn deliver(
+    /// Sends `msg` (encoded once) to every local member of `room` through the loops' handles:
+    /// one command per loop, not per member (the broker's way in). Returns how many members it
+    /// was meant for.
+    pub(crate) fn deliver(&self, room: &str, msg: &PreparedMessage) -> usize {
+        self.fan_out(room, msg, None)
+    }
+
+    /// [`deliver`](Self::deliver) from an event loop: its own members are written directly
+    /// with `cx`, after the lock is released (no socket is written under it); `local` is the
+    /// loop's scratch for their ids.
+    pub(crate) fn deliver_from_loop(
         &self,
         room: &str,
         msg: &PreparedMessage,
-        mut here: Option<Here<'_, '_>>,
+        cx: &mut Context<'_>,
+        local: &mut LoopIds,
     ) -> usize {
-        let me = here.as_ref().map(|h| h.worker);
-        let members = {
-            let rooms = self.lock();
-            let Some(r) = rooms.get(room) else {
-                return 0;
-            };
-            let handles = self.handles.get().map(Vec::as_slice).unwrap_or_default();
-            for (worker, ids) in r.by_loop.iter().enumerate() {
-                if ids.is_empty() {
-                    continue;
-                }
-                if Some(worker) == me {
-                    if let Some(h) = &mut here {
-                        h.local.clear();
-                        h.local.extend_from_slice(ids);
+        let members = self.fan_out(room, msg, Some(local));
+        cx.broadcast(msg, local.ids.drain(..));
+        members
+    }
+
+    /// Hands `msg` to every loop with members of `room`, except `local`'s loop, whose members'
+    /// ids are copied into it.
+    fn fan_out(&self, room: &str, msg: &PreparedMessage, mut local: Option<&mut LoopIds>) -> usize {
+        let rooms = self.lock();
+        let Some(r) = rooms.get(room) else {
+            return 0;
+        };
+        let handles = self.handles.get().map(Vec::as_slice).unwrap_or_default();
+        for (worker, ids) in r.by_loop.iter().enumerate() {
+            match &mut local {
+                Some(l) if l.worker == worker => l.ids.extend_from_slice(ids),
+                _ if ids.is_empty() => {}
+                _ => {
+                    if let Some(h) = handles.get(worker) {
+                        h.broadcast(msg.clone(), ids.iter().copied());
                     }
-                } else if let Some(h) = handles.get(worker) {
-                    h.broadcast(msg.clone(), ids.iter().copied());
                 }
             }
-            r.members
-        };
-        if let Some(h) = here {
-            h.cx.broadcast(msg, h.local.drain(..));
         }
-        members
+        r.members
     }
 }
 
-/// The loop a delivery starts from: its context and a scratch list for its members' ids.
-pub(crate) struct Here<'a, 'cx> {
-    pub(crate) cx: &'a mut Context<'cx>,
-    pub(crate) worker: usize,
-    pub(crate) local: &'a mut Vec<ConnId>,
+/// An event loop's number and its scratch list of member ids (see
+/// [`Rooms::deliver_from_loop`]).
+pub(crate) struct LoopIds {
+    worker: usize,
+    ids: Vec<ConnId>,
+}
+
+impl LoopIds {
+    pub(crate) fn new(worker: usize) -> LoopIds {
+        LoopIds {
+            worker,
+            ids: Vec::new(),
+        }
+    }
+
+    pub(crate) fn worker(&self) -> usize {
+        self.worker
+    }
 }
 
 #[cfg(test)]
