@@ -10,9 +10,8 @@
 //   - a red page reloaded rejoins the room and chats again, both red pages see it;
 //   - a text over the server's 4 KiB limit is closed with 1009 (the Config's limit).
 // Exit status: 0 all checks passed, 1 a check failed, 2 setup error.
-import { EXECUTABLE, launchChromium } from './chromium.mjs';
 import {
-  QUIET, TIMEOUT, assert, check, say, seen, tally, texts,
+  QUIET, TIMEOUT, assert, check, launchOrExit, openPage, say, seen, tally, texts,
 } from './chat_common.mjs';
 
 const port = Number(process.argv[2]);
@@ -21,22 +20,9 @@ if (!Number.isInteger(port) || port <= 0) {
   process.exit(2);
 }
 const BASE = `http://127.0.0.1:${port}`;
-async function open(context, route) {
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.log(`  [page error ${route}] ${e.message}`));
-  await page.goto(`${BASE}${route}`);
-  await page.waitForSelector('body[data-state="open"]', { timeout: TIMEOUT });
-  return page;
-}
+const open = (context, route) => openPage(context, `${BASE}${route}`);
 
-let browser;
-let closeBrowser;
-try {
-  ({ browser, close: closeBrowser } = await launchChromium());
-} catch (e) {
-  console.error(`chat.mjs: could not launch ${EXECUTABLE}: ${e.message}`);
-  process.exit(2);
-}
+const { browser, close: closeBrowser } = await launchOrExit('chat.mjs');
 
 console.log(`chat (${BASE}):`);
 try {

@@ -14,9 +14,8 @@
 //   - a page on B in room "blue" sees none of red's messages;
 //   - a text over 4 KiB is closed with 1009.
 // Exit status: 0 all checks passed, 1 a check failed, 2 setup error.
-import { EXECUTABLE, launchChromium } from './chromium.mjs';
 import {
-  QUIET, TIMEOUT, assert, check, say, seen, tally, texts,
+  QUIET, TIMEOUT, assert, check, launchOrExit, openPage, say, seen, tally, texts,
 } from './chat_common.mjs';
 
 const [portA, portB] = process.argv.slice(2, 4).map(Number);
@@ -39,22 +38,9 @@ async function untilHeard(from, to, tag) {
   }
   throw new Error(`${tag}: never heard across processes within ${TIMEOUT} ms`);
 }
-async function open(context, base, route) {
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.log(`  [page error ${base}${route}] ${e.message}`));
-  await page.goto(`${base}${route}`);
-  await page.waitForSelector('body[data-state="open"]', { timeout: TIMEOUT });
-  return page;
-}
+const open = (context, base, route) => openPage(context, `${base}${route}`);
 
-let browser;
-let closeBrowser;
-try {
-  ({ browser, close: closeBrowser } = await launchChromium());
-} catch (e) {
-  console.error(`chat_cluster.mjs: could not launch ${EXECUTABLE}: ${e.message}`);
-  process.exit(2);
-}
+const { browser, close: closeBrowser } = await launchOrExit('chat_cluster.mjs');
 
 console.log(`chat_cluster (${A} and ${B}, one Redis):`);
 try {

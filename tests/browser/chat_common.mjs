@@ -1,6 +1,8 @@
 // What the chat pages' tests share (chat.mjs, chat_cluster.mjs): named checks with a tally, and
 // the page helpers. Both chat pages have a #log list of lines and a #text input.
 
+import { EXECUTABLE, launchChromium } from './chromium.mjs';
+
 // Every wait of a check (a message to arrive, a page to connect).
 export const TIMEOUT = 10000;
 // How long a message that must NOT arrive is given to arrive anyway.
@@ -41,4 +43,23 @@ export async function seen(page, text, timeout = TIMEOUT) {
       .find((l) => /^guest-[0-9a-f-]+: /.test(l) && l.endsWith(`: ${t}`)),
     text, { timeout });
   return handle.jsonValue();
+}
+
+// Opens `url` in a new page of `context` and waits until its WebSocket is open.
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`  [page error ${url}] ${e.message}`));
+  await page.goto(url);
+  await page.waitForSelector('body[data-state="open"]', { timeout: TIMEOUT });
+  return page;
+}
+
+// Launches Chromium, or exits with 2 (setup error) saying why.
+export async function launchOrExit(script) {
+  try {
+    return await launchChromium();
+  } catch (e) {
+    console.error(`${script}: could not launch ${EXECUTABLE}: ${e.message}`);
+    process.exit(2);
+  }
 }
