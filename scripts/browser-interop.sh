@@ -204,6 +204,7 @@ start cluster-a "$OUT/cluster-a.log" "$CHAT_CLUSTER" --redis "redis://127.0.0.1:
 P_CLUSTER_A=$PORT
 start cluster-b "$OUT/cluster-b.log" "$CHAT_CLUSTER" --redis "redis://127.0.0.1:$REDIS_PORT" --deflate
 P_CLUSTER_B=$PORT
+PID_CLUSTER_B=${PIDS[-1]}
 
 # ---- the browser run --------------------------------------------------------------------------
 log "running $TESTS/interop.mjs (Chromium headless)"
@@ -225,7 +226,9 @@ fi
 
 log "running $TESTS/chat_cluster.mjs against two chat_cluster processes and Redis (Chromium headless)"
 cluster_status=0
-CHROMIUM="$CHROMIUM" TMPDIR="$SCRATCH" \
+# the test stops B (SIGTERM) and starts a new process on B's port itself: its pages must rejoin
+CHROMIUM="$CHROMIUM" TMPDIR="$SCRATCH" CLUSTER_B_PID="$PID_CLUSTER_B" CLUSTER_BIN="$CHAT_CLUSTER" \
+    CLUSTER_REDIS="redis://127.0.0.1:$REDIS_PORT" CLUSTER_B_LOG="$OUT/cluster-b2.log" \
     timeout --kill-after=10 120 node "$TESTS/chat_cluster.mjs" "$P_CLUSTER_A" "$P_CLUSTER_B" || cluster_status=$?
 if [ "$cluster_status" -ne 0 ] && { [ "$status" -eq 0 ] || [ "$cluster_status" -ne 1 ]; }; then
     status=$cluster_status
@@ -239,7 +242,7 @@ done
 
 if [ "$status" -ne 0 ]; then
     [ "$status" -eq 124 ] && log "the browser run took longer than $RUN_TIMEOUT s and was killed"
-    for f in sync tokio sync-plain sync-tls tokio-tls poll poll-plain chat redis cluster-a cluster-b; do
+    for f in sync tokio sync-plain sync-tls tokio-tls poll poll-plain chat redis cluster-a cluster-b cluster-b2; do
         if [ -s "$OUT/$f.log" ]; then
             log "$f server log (last 20 lines):"
             tail -n 20 "$OUT/$f.log" >&2

@@ -12,8 +12,13 @@
 //   - a page on A and a page on B in room "red" chat with each other, both ways, and see their
 //     own messages;
 //   - a page on B in room "blue" sees none of red's messages;
-//   - a text over 4 KiB is closed with 1009.
+//   - a text over 4 KiB is closed with 1009;
+//   - B stopped with SIGTERM (env CLUSTER_B_PID): B's page shows 1001; a new process on B's port
+//     (CLUSTER_BIN, CLUSTER_REDIS; started here, log in CLUSTER_B_LOG) and the page joins again
+//     by itself and chats with A's page (a deploy behind a load balancer).
 // Exit status: 0 all checks passed, 1 a check failed, 2 setup error.
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import {
   QUIET, TIMEOUT, assert, check, launchOrExit, openPage, say, seen, tally, texts,
 } from './chat_common.mjs';
@@ -43,6 +48,8 @@ const open = (context, base, route) => openPage(context, `${base}${route}`);
 const { browser, close: closeBrowser } = await launchOrExit('chat_cluster.mjs');
 
 console.log(`chat_cluster (${A} and ${B}, one Redis):`);
+// The process started on B's port after B is stopped.
+let b2;
 try {
   const context = await browser.newContext();
   let redA;
@@ -103,10 +110,38 @@ try {
     const st = await blueB.textContent('#st');
     assert(st.includes('1009'), `status '${st}'`);
   });
+
+  await check('B stopped (SIGTERM): its page sees 1001, then rejoins a new process on that port', async () => {
+    const pid = Number(process.env.CLUSTER_B_PID);
+    const bin = process.env.CLUSTER_BIN;
+    const redis = process.env.CLUSTER_REDIS;
+    assert(pid > 0 && bin && redis, 'CLUSTER_B_PID, CLUSTER_BIN and CLUSTER_REDIS are needed');
+    process.kill(pid, 'SIGTERM');
+    await redB.waitForFunction(() => document.getElementById('st').textContent.includes('1001'),
+      null, { timeout: TIMEOUT, polling: 20 });
+    // B's listener is gone once B has closed its members and exited.
+    const deadline = Date.now() + TIMEOUT;
+    for (;;) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        break;
+      }
+      assert(Date.now() < deadline, 'B did not exit after SIGTERM');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const log = openSync(process.env.CLUSTER_B_LOG || '/dev/null', 'w');
+    b2 = spawn(bin, ['--addr', `127.0.0.1:${portB}`, '--redis', redis, '--deflate'],
+      { stdio: ['ignore', log, log] });
+    await redB.waitForSelector('body[data-state="open"]', { timeout: TIMEOUT });
+    await untilHeard(redA, redB, 'after-deploy');
+    await untilHeard(redB, redA, 'after-deploy-back');
+  });
 } catch (e) {
   tally.failed += 1;
   console.log(`  FAIL  ${e.message.split('\n')[0]}`);
 } finally {
+  if (b2) b2.kill('SIGKILL');
   await closeBrowser().catch(() => {});
 }
 

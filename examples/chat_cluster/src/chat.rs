@@ -19,7 +19,10 @@ pub(crate) const PAGE: &str = include_str!("page.html");
 
 /// The page as the handshake's answer to `GET /`: zerows-poll speaks WebSocket only, so a
 /// plain request is answered by the request hook with a fixed response (the loop writes it and
-/// closes). It must fit the handshake's response space.
+/// closes). It must fit the handshake's response space (2 KiB) with its head (about 130 bytes:
+/// status line, these headers, `Content-Length`, `Connection: close`). When the page closes on
+/// 1001 (this process stopping) or 1006, it joins again after a second or so: behind
+/// `SO_REUSEPORT` or a load balancer that lands on another process.
 const PAGE_RESPONSE: Rejection<'static> = Rejection::new(StatusCode::new(200))
     .with_headers(&[
         ("Content-Type", "text/html; charset=utf-8"),
@@ -27,7 +30,7 @@ const PAGE_RESPONSE: Rejection<'static> = Rejection::new(StatusCode::new(200))
     ])
     .with_body(PAGE.as_bytes());
 const _: () = assert!(
-    PAGE.len() + 160 <= zerows::util::ACCEPT_RESPONSE_SPACE,
+    PAGE.len() + 136 <= zerows::util::ACCEPT_RESPONSE_SPACE,
     "the page no longer fits the handshake's response space"
 );
 

@@ -24,6 +24,9 @@
 //! takeover, `docs/deflate.md`) where an idle member otherwise costs well under 1 KiB, and chat
 //! lines are short.
 //!
+//! SIGTERM or SIGINT closes every member with 1001 (going away) and exits once they are closed:
+//! the page reconnects (to another process, behind a load balancer or `SO_REUSEPORT`).
+//!
 //! Each process runs zerows-poll event loops (`--threads`, default 1) on one `SO_REUSEPORT`
 //! port, keeps its rooms' local members, and with `--redis` holds one Redis subscription per
 //! room that has local members. A message is delivered to the local members at once (encoded
@@ -39,8 +42,9 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 
+use tokio::signal::unix::{SignalKind, signal};
 use zerows::Config;
-use zerows::poll::{Options, Server, Service};
+use zerows::poll::{Handle, Options, Server, Service};
 use zerows::upgrade::server::Upgrader;
 use zerows::util::deflate::DeflateConfig;
 
@@ -105,6 +109,32 @@ fn node_id() -> u32 {
     u32::try_from(h.finish() >> 32).unwrap_or_default()
 }
 
+/// On SIGTERM or SIGINT (a deploy, Ctrl-C): stop taking members and close every member with
+/// 1001 (going away), so that pages reconnect to another process; `main` returns once all are
+/// closed (each close bounded by the close timeout).
+fn stop_on_signal(handles: Vec<Handle>) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    let mut term = rt.block_on(async { signal(SignalKind::terminate()) })?;
+    let mut int = rt.block_on(async { signal(SignalKind::interrupt()) })?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let which = rt.block_on(async {
+                tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                }
+            });
+            eprintln!("chat_cluster: {which}: closing every member with 1001 (going away)");
+            for h in &handles {
+                h.shutdown();
+            }
+        })?;
+    Ok(())
+}
+
 fn main() -> std::io::Result<()> {
     let args = parse_args();
     let addr: SocketAddr = args
@@ -140,6 +170,7 @@ fn main() -> std::io::Result<()> {
         ),
         None => None,
     };
+    stop_on_signal(server.handles())?;
     let node = Arc::new(Node::new(id, rooms, broker));
     eprintln!(
         "chat_cluster: listening on http://{} (node {id:08x}, {} event loops, {})",
@@ -153,5 +184,7 @@ fn main() -> std::io::Result<()> {
     server.run_with(|worker| Service {
         handler: Chat::new(Arc::clone(&node), worker),
         upgrader: Upgrader::with_hooks(RoomHooks),
-    })
+    })?;
+    eprintln!("chat_cluster: every member closed; exiting");
+    Ok(())
 }

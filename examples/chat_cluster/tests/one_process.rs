@@ -219,3 +219,16 @@ fn members_on_different_event_loops_of_one_process_hear_each_other() {
         }
     }
 }
+
+#[test]
+fn sigterm_closes_every_member_with_1001_and_exits() {
+    let mut node = Node::start("127.0.0.1:0", &[]);
+    let mut members: Vec<Member> = (0..3).map(|_| node.join("bye")).collect();
+    node.signal("-TERM");
+    for m in &mut members {
+        assert_eq!(m.close_code(), Some(CloseCode::Away));
+    }
+    let status = node.wait_exit();
+    assert!(status.success(), "{status:?}");
+    node.wait_log("every member closed; exiting");
+}
