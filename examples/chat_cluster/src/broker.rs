@@ -94,21 +94,19 @@ impl Broker {
         let overflow = Arc::new(AtomicU64::new(0));
         let overflowed = Arc::clone(&overflow);
         let url = url.to_owned();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         std::thread::Builder::new()
             .name("redis".into())
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a tokio runtime");
                 rt.block_on(async {
                     tokio::join!(
                         publisher(&client, &url, queue, &overflowed),
                         subscriber(&client, &url, node, &rooms, &changed),
                     );
                 });
-            })
-            .map_err(|e| redis::RedisError::from(std::io::Error::other(e)))?;
+            })?;
         Ok(Broker {
             node,
             publish,
