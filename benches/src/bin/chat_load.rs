@@ -11,10 +11,11 @@
 //! several server processes sharing the port (SO_REUSEPORT) the kernel spreads the members over
 //! them. Then:
 //!
-//! 1. Sync: every member sends `s <i> <round>` once a second until, in one round, every member
-//!    has received that round's message from every member of its room (itself included). Then
-//!    each process has every room it serves subscribed, wherever its senders are. A message the
-//!    broker dropped before a subscription was ready only delays this by a round.
+//! 1. Sync: every member sends `s <i> <round>` (round 1 spread over the first second, round 2
+//!    over the third, ...) until every member has received a sync message from every member of
+//!    its room (itself included). Then each process has every room it serves subscribed, wherever
+//!    its senders are. A message the broker dropped before a subscription was ready only delays
+//!    this by a round.
 //! 2. Send: message `n` (n = 0, 1, ...) is sent by member `n % M` at `n / M` seconds after the
 //!    start, so each member sends once a second, the members spread evenly over the second. Its
 //!    text is `m <i> <seq> <t>`: sender, per-sender sequence number (`n / M`), and the send time
@@ -269,14 +270,14 @@ impl Stats {
         (s % self.rooms == r % self.rooms).then(|| r * self.slots() + s / self.rooms)
     }
 
-    /// Whether every member has received round `round` from every member of its room.
-    fn synced(&self, round: u32) -> bool {
+    /// Whether every member has heard (a sync message of) every member of its room.
+    fn synced(&self) -> bool {
         let slots = self.slots();
         (0..self.members).all(|r| {
             let in_room = (self.members - r % self.rooms).div_ceil(self.rooms);
             self.last_round[r * slots..r * slots + in_room]
                 .iter()
-                .all(|&x| x >= round)
+                .all(|&x| x > 0)
         })
     }
 }
@@ -321,21 +322,42 @@ fn run(a: &Args) -> io::Result<()> {
     let open_s = start.elapsed().as_secs_f64();
     let mut rbuf = vec![0u8; 256 << 10];
 
-    // 1. Sync rounds, one a second.
+    // 1. Sync rounds: in round k (from 1) member i sends at 2(k - 1) + i / n seconds, until every
+    // member has heard every member of its room at least once.
     let sync_start = Instant::now();
-    let mut round = 0u32;
-    let mut next_round = sync_start;
+    let due_sync = |m: u64| {
+        let (k, i) = (m / n as u64, m % n as u64);
+        sync_start + Duration::from_nanos(k * 2_000_000_000 + i * 1_000_000_000 / n as u64)
+    };
+    let (mut sync_next, mut checked) = (0u64, sync_start);
     loop {
-        if round > 0 && st.synced(round) {
-            break;
-        }
         let now = Instant::now();
+        if now >= checked + Duration::from_millis(20) {
+            checked = now;
+            if st.synced() {
+                break;
+            }
+        }
         if now >= sync_start + Duration::from_secs_f64(a.sync_timeout) {
-            let slots_total: usize = st.last_round.iter().filter(|&&x| x >= round).count();
+            let heard: usize = st.last_round.iter().filter(|&&x| x > 0).count();
+            let slots = st.slots();
+            let deaf = (0..n)
+                .filter(|r| {
+                    st.last_round[r * slots..(r + 1) * slots]
+                        .iter()
+                        .all(|&x| x == 0)
+                })
+                .count();
+            let dead = members
+                .iter()
+                .filter(|m| !matches!(m.state, State::Open))
+                .count();
             return Err(io::Error::other(format!(
-                "the members did not all hear each other within {} s (--sync-timeout; round \
-                 {round}: {slots_total} of {} member-sender pairs heard; errors {}: {})",
+                "the members did not all hear each other within {} s (--sync-timeout; {} \
+                 rounds: {heard} of {} member-sender pairs heard, {deaf} members heard \
+                 nobody, {dead} closed; errors {}: {})",
                 a.sync_timeout,
+                sync_next.div_ceil(n as u64),
                 (0..n)
                     .map(|r| (n - r % a.rooms).div_ceil(a.rooms))
                     .sum::<usize>(),
@@ -343,18 +365,17 @@ fn run(a: &Args) -> io::Result<()> {
                 st.first_error.as_deref().unwrap_or("none")
             )));
         }
-        if now >= next_round {
-            round += 1;
-            next_round += Duration::from_secs(1);
-            for i in 0..n {
-                let text = format!("s {i} {round}");
-                send(&poll, &mut members[i], i, text.as_bytes(), &mut st);
-            }
+        while due_sync(sync_next) <= now {
+            let i = usize::try_from(sync_next % n as u64).expect("index");
+            let text = format!("s {i} {}", sync_next / n as u64 + 1);
+            send(&poll, &mut members[i], i, text.as_bytes(), &mut st);
+            sync_next += 1;
         }
-        let wait = next_round.saturating_duration_since(Instant::now());
-        poll.poll(&mut events, Some(wait.min(Duration::from_millis(50))))?;
+        let wait = due_sync(sync_next).saturating_duration_since(Instant::now());
+        poll.poll(&mut events, Some(wait.min(Duration::from_millis(20))))?;
         pump(&poll, &mut members, &events, &mut rbuf, &mut st, start);
     }
+    let round = sync_next.div_ceil(n as u64);
     let sync_s = sync_start.elapsed().as_secs_f64();
     if st.errors > 0 {
         return Err(io::Error::other(format!(
