@@ -17,7 +17,10 @@
 #   poll-plain    examples/echo_server_poll --no-deflate      ws://   permessage-deflate off
 # and then the axum chat example (examples/chat, issue 15) with tests/browser/chat.mjs: two pages in
 # one room see each other's messages, a page in another room does not, a reloaded page rejoins, a
-# text over the server's limit is closed with 1009.
+# text over the server's limit is closed with 1009; and chat_cluster (examples/chat_cluster, issue
+# 18) with tests/browser/chat_cluster.mjs: a redis-server (Debian) and two processes on it, a page
+# loaded from each (A without permessage-deflate, its default; B with --deflate), chatting across
+# processes.
 # A page served from http://127.0.0.1 (about:blank may not open loopback WebSockets: Chromium's
 # local network access checks block it; an http page may open wss://) opens
 # new WebSocket("ws[s]://127.0.0.1:PORT/"), checks ws.extensions, round-trips text and binary
@@ -100,7 +103,11 @@ if [ "${BROWSER_INTEROP_SKIP_BUILD:-0}" != 1 ]; then
     log "building the echo servers (release)"
     cargo build --release -p zerows --features tokio,tls,axum,poll \
         --example echo_server --example echo_server_tokio --example echo_server_poll --example chat
+    log "building chat_cluster (release)"
+    cargo build --release -p chat-cluster
 fi
+CHAT_CLUSTER=${CARGO_TARGET_DIR:-target}/release/chat_cluster
+[ -x "$CHAT_CLUSTER" ] || die "missing $CHAT_CLUSTER"
 for bin in echo_server echo_server_tokio echo_server_poll chat; do
     [ -x "$EXAMPLES_DIR/$bin" ] || die "missing $EXAMPLES_DIR/$bin"
 done
@@ -184,6 +191,20 @@ P_POLL_PLAIN=$PORT
 start chat "$OUT/chat.log" "$EXAMPLES_DIR/chat"
 P_CHAT=$PORT
 
+# chat_cluster: a real redis-server (Debian) on a free loopback port and two processes on it
+command -v redis-server >/dev/null || { log "installing redis-server (Debian)"; apt_install redis-server; }
+REDIS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$OUT/redis.log" 2>&1 &
+PIDS+=("$!")
+for ((i = 0; i < 100; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && break
+    sleep 0.1
+done
+start cluster-a "$OUT/cluster-a.log" "$CHAT_CLUSTER" --redis "redis://127.0.0.1:$REDIS_PORT"
+P_CLUSTER_A=$PORT
+start cluster-b "$OUT/cluster-b.log" "$CHAT_CLUSTER" --redis "redis://127.0.0.1:$REDIS_PORT" --deflate
+P_CLUSTER_B=$PORT
+
 # ---- the browser run --------------------------------------------------------------------------
 log "running $TESTS/interop.mjs (Chromium headless)"
 status=0
@@ -202,6 +223,14 @@ if [ "$chat_status" -ne 0 ] && { [ "$status" -eq 0 ] || [ "$chat_status" -ne 1 ]
     status=$chat_status
 fi
 
+log "running $TESTS/chat_cluster.mjs against two chat_cluster processes and Redis (Chromium headless)"
+cluster_status=0
+CHROMIUM="$CHROMIUM" TMPDIR="$SCRATCH" \
+    timeout --kill-after=10 120 node "$TESTS/chat_cluster.mjs" "$P_CLUSTER_A" "$P_CLUSTER_B" || cluster_status=$?
+if [ "$cluster_status" -ne 0 ] && { [ "$status" -eq 0 ] || [ "$cluster_status" -ne 1 ]; }; then
+    status=$cluster_status
+fi
+
 # the negative control seen from the servers (informational: the browser-side check is the test)
 for f in sync-tls tokio-tls; do
     alert=$(grep -m1 -i 'alert' "$OUT/$f.log" 2>/dev/null || true)
@@ -210,7 +239,7 @@ done
 
 if [ "$status" -ne 0 ]; then
     [ "$status" -eq 124 ] && log "the browser run took longer than $RUN_TIMEOUT s and was killed"
-    for f in sync tokio sync-plain sync-tls tokio-tls poll poll-plain chat; do
+    for f in sync tokio sync-plain sync-tls tokio-tls poll poll-plain chat redis cluster-a cluster-b; do
         if [ -s "$OUT/$f.log" ]; then
             log "$f server log (last 20 lines):"
             tail -n 20 "$OUT/$f.log" >&2

@@ -10,7 +10,9 @@
 //   - a red page reloaded rejoins the room and chats again, both red pages see it;
 //   - a text over the server's 4 KiB limit is closed with 1009 (the Config's limit).
 // Exit status: 0 all checks passed, 1 a check failed, 2 setup error.
-import { EXECUTABLE, launchChromium } from './chromium.mjs';
+import {
+  QUIET, TIMEOUT, assert, check, launchOrExit, openPage, say, seen, tally, texts,
+} from './chat_common.mjs';
 
 const port = Number(process.argv[2]);
 if (!Number.isInteger(port) || port <= 0) {
@@ -18,56 +20,9 @@ if (!Number.isInteger(port) || port <= 0) {
   process.exit(2);
 }
 const BASE = `http://127.0.0.1:${port}`;
-// Every wait of a check (a message to arrive, a page to connect).
-const TIMEOUT = 10000;
-// How long a message that must NOT arrive is given to arrive anyway.
-const QUIET = 500;
+const open = (context, route) => openPage(context, `${BASE}${route}`);
 
-let passed = 0;
-let failed = 0;
-async function check(name, f) {
-  try {
-    await f();
-    passed += 1;
-    console.log(`  ok    ${name}`);
-  } catch (e) {
-    failed += 1;
-    console.log(`  FAIL  ${name}: ${e.message.split('\n')[0]}`);
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-const texts = (page) => page.$$eval('#log li', (els) => els.map((e) => e.textContent));
-const say = async (page, text) => {
-  await page.fill('#text', text);
-  await page.press('#text', 'Enter');
-};
-// Waits until `page` shows a chat line "guest-N: text"; returns the line.
-async function seen(page, text) {
-  const handle = await page.waitForFunction(
-    (t) => [...document.querySelectorAll('#log li')].map((li) => li.textContent)
-      .find((l) => /^guest-\d+: /.test(l) && l.endsWith(`: ${t}`)),
-    text, { timeout: TIMEOUT });
-  return handle.jsonValue();
-}
-async function open(context, route) {
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.log(`  [page error ${route}] ${e.message}`));
-  await page.goto(`${BASE}${route}`);
-  await page.waitForSelector('body[data-state="open"]', { timeout: TIMEOUT });
-  return page;
-}
-
-let browser;
-let closeBrowser;
-try {
-  ({ browser, close: closeBrowser } = await launchChromium());
-} catch (e) {
-  console.error(`chat.mjs: could not launch ${EXECUTABLE}: ${e.message}`);
-  process.exit(2);
-}
+const { browser, close: closeBrowser } = await launchOrExit('chat.mjs');
 
 console.log(`chat (${BASE}):`);
 try {
@@ -128,11 +83,11 @@ try {
     assert(st.includes('1009'), `status '${st}'`);
   });
 } catch (e) {
-  failed += 1;
+  tally.failed += 1;
   console.log(`  FAIL  ${e.message.split('\n')[0]}`);
 } finally {
   await closeBrowser().catch(() => {});
 }
 
-console.log(`chat (${BASE}): ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+console.log(`chat (${BASE}): ${tally.passed} passed, ${tally.failed} failed`);
+process.exit(tally.failed ? 1 : 0);

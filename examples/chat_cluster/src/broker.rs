@@ -13,7 +13,9 @@
 //!
 //! **Faults.** Either connection that cannot be made is retried with a backoff (100 ms,
 //! doubling to 2 s), with one log line per attempt. A connection that breaks (Redis restarted)
-//! is made again and every live room subscribed again; members are never disconnected for it.
+//! or stops answering (every connect and command is bounded by [`REPLY_TIMEOUT`], 2 s, and the
+//! subscriber pings every [`PING_INTERVAL`], 5 s) is made again and every live room subscribed
+//! again; members are never disconnected for it.
 //! Delivery across processes is **at most once**: what is sent while the publisher has no
 //! connection is dropped (counted and logged when it is back), and what other processes
 //! publish while the subscriber has none is never seen. Members of the sender's own process
@@ -21,6 +23,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -42,8 +45,27 @@ pub(crate) const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between two connection attempts: a restarted Redis is found again within
 /// this (plus the time to connect).
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The longest wait for Redis to connect or answer a command: a Redis that stops answering
+/// (stopped, or a dead link that sends no reset) is treated as lost and reconnected.
+pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the subscriber pings its connection (it only receives otherwise, and a dead link
+/// would not be noticed).
+pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(5);
 /// `PUBLISH` commands sent in one pipeline.
 const BATCH: usize = 256;
+
+/// `fut`, or an error after [`REPLY_TIMEOUT`].
+async fn bounded<T>(fut: impl Future<Output = redis::RedisResult<T>>) -> redis::RedisResult<T> {
+    tokio::time::timeout(REPLY_TIMEOUT, fut)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {} s", REPLY_TIMEOUT.as_secs()),
+            )
+            .into())
+        })
+}
 
 /// A message for the other processes.
 struct Publish {
@@ -57,6 +79,8 @@ pub(crate) struct Broker {
     node: u32,
     publish: mpsc::Sender<Publish>,
     rooms_changed: Arc<Notify>,
+    /// Messages not taken because the publish queue was full (reported by the publisher).
+    overflow: Arc<AtomicU64>,
 }
 
 impl Broker {
@@ -67,6 +91,8 @@ impl Broker {
         let (publish, queue) = mpsc::channel(PUBLISH_QUEUE);
         let rooms_changed = Arc::new(Notify::new());
         let changed = Arc::clone(&rooms_changed);
+        let overflow = Arc::new(AtomicU64::new(0));
+        let overflowed = Arc::clone(&overflow);
         let url = url.to_owned();
         std::thread::Builder::new()
             .name("redis".into())
@@ -77,7 +103,7 @@ impl Broker {
                     .expect("a tokio runtime");
                 rt.block_on(async {
                     tokio::join!(
-                        publisher(&client, &url, queue),
+                        publisher(&client, &url, queue, &overflowed),
                         subscriber(&client, &url, node, &rooms, &changed),
                     );
                 });
@@ -87,6 +113,7 @@ impl Broker {
             node,
             publish,
             rooms_changed,
+            overflow,
         })
     }
 
@@ -101,7 +128,10 @@ impl Broker {
             payload,
         }) {
             Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Closed(_)) => false,
+            Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
+                self.overflow.fetch_add(1, Ordering::Relaxed);
+                false
+            }
         }
     }
 
@@ -111,15 +141,15 @@ impl Broker {
     }
 }
 
-/// Retries `connect` with the backoff until it succeeds; while waiting, `idle` runs (the
-/// publisher drops what is queued meanwhile).
+/// Retries `connect` (each attempt bounded by [`REPLY_TIMEOUT`]) with the backoff until it
+/// succeeds.
 async fn connect_with_backoff<C, F>(url: &str, what: &str, mut connect: impl FnMut() -> F) -> C
 where
     F: Future<Output = redis::RedisResult<C>>,
 {
     let mut delay = MIN_BACKOFF;
     loop {
-        match connect().await {
+        match bounded(connect()).await {
             Ok(c) => {
                 eprintln!("redis: connected to {url} ({what})");
                 return c;
@@ -136,7 +166,12 @@ where
     }
 }
 
-async fn publisher(client: &redis::Client, url: &str, mut queue: mpsc::Receiver<Publish>) {
+async fn publisher(
+    client: &redis::Client,
+    url: &str,
+    mut queue: mpsc::Receiver<Publish>,
+    overflow: &AtomicU64,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         // While there is no connection, what arrives is dropped: relaying it minutes later
@@ -169,9 +204,15 @@ async fn publisher(client: &redis::Client, url: &str, mut queue: mpsc::Receiver<
                     .arg(p.payload)
                     .ignore();
             }
-            if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            if let Err(e) = bounded(pipe.query_async::<()>(&mut conn)).await {
                 eprintln!("redis: connection lost (publisher: {e}); reconnecting");
                 break;
+            }
+            let lost = overflow.swap(0, Ordering::Relaxed);
+            if lost > 0 {
+                eprintln!(
+                    "redis: the publish queue was full ({PUBLISH_QUEUE}): {lost} messages not relayed"
+                );
             }
         }
     }
@@ -188,22 +229,29 @@ async fn subscriber(client: &redis::Client, url: &str, node: u32, rooms: &Rooms,
             continue;
         }
         eprintln!("redis: subscribed to {} rooms", subscribed.len());
+        let mut ping = tokio::time::interval(PING_INTERVAL);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ping.tick().await;
         loop {
-            tokio::select! {
-                msg = stream.next() => {
-                    let Some(msg) = msg else {
-                        eprintln!("redis: connection lost (subscriber); reconnecting");
-                        break;
-                    };
-                    relay(&msg, node, rooms);
-                }
-                () = changed.notified() => {
-                    if let Err(e) = sync(&mut sink, rooms, &mut subscribed).await {
-                        eprintln!("redis: connection lost (subscriber: {e}); reconnecting");
-                        break;
+            let trouble = tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(msg) => {
+                        relay(&msg, node, rooms);
+                        continue;
                     }
-                }
-            }
+                    None => "the connection closed".to_owned(),
+                },
+                () = changed.notified() => match sync(&mut sink, rooms, &mut subscribed).await {
+                    Ok(()) => continue,
+                    Err(e) => e.to_string(),
+                },
+                _ = ping.tick() => match bounded(sink.ping::<redis::Value>()).await {
+                    Ok(_) => continue,
+                    Err(e) => format!("ping: {e}"),
+                },
+            };
+            eprintln!("redis: connection lost (subscriber: {trouble}); reconnecting");
+            break;
         }
     }
 }
@@ -215,11 +263,20 @@ async fn sync(
     subscribed: &mut HashSet<Box<str>>,
 ) -> redis::RedisResult<()> {
     let live: HashSet<Box<str>> = rooms.names().into_iter().collect();
-    for room in live.difference(subscribed) {
-        sink.subscribe(format!("{CHANNEL_PREFIX}{room}")).await?;
+    let channels = |names: &mut dyn Iterator<Item = &Box<str>>| -> Vec<String> {
+        names
+            .map(|room| format!("{CHANNEL_PREFIX}{room}"))
+            .collect()
+    };
+    // One SUBSCRIBE (and one UNSUBSCRIBE) for all the rooms that changed: a reconnect
+    // resubscribes thousands of rooms in one round trip.
+    let new = channels(&mut live.difference(subscribed));
+    if !new.is_empty() {
+        bounded(sink.subscribe(&new)).await?;
     }
-    for room in subscribed.difference(&live) {
-        sink.unsubscribe(format!("{CHANNEL_PREFIX}{room}")).await?;
+    let gone = channels(&mut subscribed.difference(&live));
+    if !gone.is_empty() {
+        bounded(sink.unsubscribe(&gone)).await?;
     }
     *subscribed = live;
     Ok(())
@@ -237,5 +294,5 @@ fn relay(msg: &redis::Msg, node: u32, rooms: &Rooms) {
     if u32::from_be_bytes(*from) == node || std::str::from_utf8(text).is_err() {
         return;
     }
-    rooms.deliver(room, &PreparedMessage::new(OpCode::Text, text), None);
+    rooms.deliver(room, &PreparedMessage::new(OpCode::Text, text));
 }

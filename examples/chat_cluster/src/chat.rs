@@ -12,7 +12,7 @@ use zerows::util::PreparedMessage;
 use zerows::{CloseCode, Message, OpCode};
 
 use crate::broker::Broker;
-use crate::rooms::{Change, Rooms, valid_room};
+use crate::rooms::{Change, LoopIds, Rooms, valid_room};
 
 /// The page, served by this process at `/` (compiled in).
 pub(crate) const PAGE: &str = include_str!("page.html");
@@ -90,9 +90,9 @@ impl Node {
 
     /// Says `text` in `room`: to the local members now (one frame for all), and through Redis
     /// to the other processes' members.
-    fn say(&self, cx: &mut Context<'_>, worker: usize, room: &str, text: &str) {
+    fn say(&self, cx: &mut Context<'_>, local: &mut LoopIds, room: &str, text: &str) {
         let msg = PreparedMessage::new(OpCode::Text, text.as_bytes());
-        self.rooms.deliver(room, &msg, Some((cx, worker)));
+        self.rooms.deliver_from_loop(room, &msg, cx, local);
         if let Some(broker) = &self.broker {
             broker.publish(room, text);
         }
@@ -115,16 +115,17 @@ struct Member {
 /// The members of one event loop.
 pub(crate) struct Chat {
     node: Arc<Node>,
-    worker: usize,
     members: HashMap<ConnId, Member>,
+    /// This loop's number and scratch for its members' ids.
+    local: LoopIds,
 }
 
 impl Chat {
     pub(crate) fn new(node: Arc<Node>, worker: usize) -> Chat {
         Chat {
             node,
-            worker,
             members: HashMap::new(),
+            local: LoopIds::new(worker),
         }
     }
 }
@@ -134,10 +135,10 @@ impl Handler for Chat {
         // The hook let only `/room/NAME` through.
         let room: Box<str> = room_of(opened.target).unwrap_or("lobby").into();
         let name = self.node.next_name();
-        let change = self.node.rooms.join(&room, self.worker, id);
+        let change = self.node.rooms.join(&room, self.local.worker(), id);
         self.node.changed(change);
         let hello = format!("* {name} joined");
-        self.node.say(cx, self.worker, &room, &hello);
+        self.node.say(cx, &mut self.local, &room, &hello);
         self.members.insert(id, Member { room, name });
     }
 
@@ -149,7 +150,7 @@ impl Handler for Chat {
             // Valid UTF-8 and at most the configured size: the connection checked (1007, 1009).
             Message::Text(text) => {
                 let line = format!("{}: {text}", member.name);
-                self.node.say(cx, self.worker, &member.room, &line);
+                self.node.say(cx, &mut self.local, &member.room, &line);
             }
             Message::Binary(_) => {
                 cx.close(id, CloseCode::UNSUPPORTED_DATA, "text only");
@@ -162,10 +163,10 @@ impl Handler for Chat {
         let Some(member) = self.members.remove(&id) else {
             return;
         };
-        let change = self.node.rooms.leave(&member.room, self.worker, id);
+        let change = self.node.rooms.leave(&member.room, self.local.worker(), id);
         self.node.changed(change);
         // The other processes' members of the room hear it even when none is left here.
         let bye = format!("* {} left", member.name);
-        self.node.say(cx, self.worker, &member.room, &bye);
+        self.node.say(cx, &mut self.local, &member.room, &bye);
     }
 }

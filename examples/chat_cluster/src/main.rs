@@ -19,6 +19,11 @@
 //!   1007); a member that does not read and lets 256 KiB of the room's messages pile up is
 //!   closed with 1008 instead of holding the room back or growing a queue.
 //!
+//! permessage-deflate is off unless `--deflate`: a member that agreed to it holds its
+//! compressor and decompressor state for as long as it stays (about 417 KiB with context
+//! takeover, `docs/deflate.md`) where an idle member otherwise costs well under 1 KiB, and chat
+//! lines are short.
+//!
 //! Each process runs zerows-poll event loops (`--threads`, default 1) on one `SO_REUSEPORT`
 //! port, keeps its rooms' local members, and with `--redis` holds one Redis subscription per
 //! room that has local members. A message is delivered to the local members at once (encoded
@@ -59,7 +64,7 @@ struct Args {
 fn usage() -> ! {
     eprintln!(
         "usage: chat_cluster [--addr HOST:PORT] [--redis redis://HOST:PORT] [--reuseport] \
-         [--threads N] [--no-deflate]\n  (default --addr 127.0.0.1:3000, no Redis: one process)"
+         [--threads N] [--deflate]\n  (default --addr 127.0.0.1:3000, no Redis: one process, no permessage-deflate)"
     );
     std::process::exit(2);
 }
@@ -70,7 +75,7 @@ fn parse_args() -> Args {
         redis: None,
         reuseport: false,
         threads: 1,
-        deflate: true,
+        deflate: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -85,6 +90,7 @@ fn parse_args() -> Args {
                     .filter(|&n| n > 0)
                     .unwrap_or_else(|| usage());
             }
+            "--deflate" => args.deflate = true,
             "--no-deflate" => args.deflate = false,
             _ => usage(),
         }

@@ -102,28 +102,40 @@ impl Rooms {
         self.lock().keys().cloned().collect()
     }
 
-    /// Sends `msg` (encoded once) to every local member of `room`: directly on the calling loop
-    /// when `here` is that loop's context, through the other loops' handles otherwise (one
-    /// command per loop, not per member). Returns how many members it was meant for.
-    pub(crate) fn deliver(
+    /// Sends `msg` (encoded once) to every local member of `room` through the loops' handles:
+    /// one command per loop, not per member (the broker's way in). Returns how many members it
+    /// was meant for.
+    pub(crate) fn deliver(&self, room: &str, msg: &PreparedMessage) -> usize {
+        self.fan_out(room, msg, None)
+    }
+
+    /// [`deliver`](Self::deliver) from an event loop: its own members are written directly
+    /// with `cx`, after the lock is released (no socket is written under it); `local` is the
+    /// loop's scratch for their ids.
+    pub(crate) fn deliver_from_loop(
         &self,
         room: &str,
         msg: &PreparedMessage,
-        mut here: Option<(&mut Context<'_>, usize)>,
+        cx: &mut Context<'_>,
+        local: &mut LoopIds,
     ) -> usize {
+        let members = self.fan_out(room, msg, Some(local));
+        cx.broadcast(msg, local.ids.drain(..));
+        members
+    }
+
+    /// Hands `msg` to every loop with members of `room`, except `local`'s loop, whose members'
+    /// ids are copied into it.
+    fn fan_out(&self, room: &str, msg: &PreparedMessage, mut local: Option<&mut LoopIds>) -> usize {
         let rooms = self.lock();
         let Some(r) = rooms.get(room) else {
             return 0;
         };
         let handles = self.handles.get().map(Vec::as_slice).unwrap_or_default();
         for (worker, ids) in r.by_loop.iter().enumerate() {
-            if ids.is_empty() {
-                continue;
-            }
-            match &mut here {
-                Some((cx, me)) if *me == worker => {
-                    cx.broadcast(msg, ids.iter().copied());
-                }
+            match &mut local {
+                Some(l) if l.worker == worker => l.ids.extend_from_slice(ids),
+                _ if ids.is_empty() => {}
                 _ => {
                     if let Some(h) = handles.get(worker) {
                         h.broadcast(msg.clone(), ids.iter().copied());
@@ -132,6 +144,26 @@ impl Rooms {
             }
         }
         r.members
+    }
+}
+
+/// An event loop's number and its scratch list of member ids (see
+/// [`Rooms::deliver_from_loop`]).
+pub(crate) struct LoopIds {
+    worker: usize,
+    ids: Vec<ConnId>,
+}
+
+impl LoopIds {
+    pub(crate) fn new(worker: usize) -> LoopIds {
+        LoopIds {
+            worker,
+            ids: Vec::new(),
+        }
+    }
+
+    pub(crate) fn worker(&self) -> usize {
+        self.worker
     }
 }
 

@@ -201,3 +201,21 @@ fn a_second_process_shares_the_port_only_with_reuseport() {
         assert_eq!(m.next_said().map(|(_, t)| t).as_deref(), Some("hi"));
     }
 }
+
+#[test]
+fn members_on_different_event_loops_of_one_process_hear_each_other() {
+    // Two loops, each with its own SO_REUSEPORT listener: the kernel spreads the members over
+    // both (all 12 on one loop: 1 in 2,048).
+    let node = Node::start("127.0.0.1:0", &["--threads", "2"]);
+    let mut members: Vec<Member> = (0..12).map(|_| node.join("loops")).collect();
+    for (i, m) in members.iter_mut().enumerate() {
+        m.say(&format!("from-{i}"));
+    }
+    for m in &mut members {
+        let mut heard = std::collections::BTreeSet::new();
+        while heard.len() < 12 {
+            let (_, t) = m.next_said().expect("a message");
+            heard.insert(t);
+        }
+    }
+}

@@ -32,10 +32,11 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Redis {
-        let mut r = Redis {
-            port: free_port(),
-            child: None,
-        };
+        Redis::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> Redis {
+        let mut r = Redis { port, child: None };
         r.restart();
         r
     }
@@ -50,6 +51,64 @@ impl Redis {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Sends one command (RESP) and returns the raw reply (read until a short pause).
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes()).expect("write to redis");
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// How many clients are subscribed to `channel` (`PUBSUB NUMSUB`).
+    pub fn subscribers(&self, channel: &str) -> usize {
+        let reply = self.command(&["PUBSUB", "NUMSUB", channel]);
+        // *2 $len channel :N
+        reply
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix(':'))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("PUBSUB NUMSUB reply {reply:?}"))
+    }
+
+    /// How many `PUBLISH` commands Redis has run (`INFO commandstats`).
+    pub fn publishes(&self) -> usize {
+        let reply = self.command(&["INFO", "commandstats"]);
+        reply
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_publish:calls="))
+            .map_or(0, |rest| {
+                rest.split(',')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            })
+    }
+
+    /// Stops (`SIGSTOP`) or continues (`SIGCONT`) the server: its sockets stay open but nothing
+    /// answers, as with a hung server or a dead link.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let ok = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {signal} {pid}");
     }
 
     /// Starts it (again) on the same port and waits until it answers.
@@ -94,7 +153,7 @@ pub struct Node {
 }
 
 impl Node {
-    /// Starts `chat_cluster --addr ADDR --no-deflate ARGS…` and waits for its listening line.
+    /// Starts `chat_cluster --addr ADDR ARGS…` and waits for its listening line.
     pub fn start(addr: &str, args: &[&str]) -> Node {
         Self::try_start(addr, args)
             .unwrap_or_else(|log| panic!("chat_cluster did not start:\n{log}"))
@@ -103,7 +162,7 @@ impl Node {
     /// As [`start`](Self::start); `Err` with its stderr if it exited instead.
     pub fn try_start(addr: &str, args: &[&str]) -> Result<Node, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chat_cluster"))
-            .args(["--addr", addr, "--no-deflate"])
+            .args(["--addr", addr])
             .args(args)
             .stderr(Stdio::piped())
             .spawn()
