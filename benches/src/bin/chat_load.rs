@@ -158,6 +158,9 @@ struct Stats {
     delivered: u64,
     warm_delivered: u64,
     order_violations: u64,
+    /// Successful reads in the measured window and the drain (deliveries per read: how much
+    /// the server's writes were batched).
+    reads: u64,
     errors: u64,
     first_error: Option<String>,
 }
@@ -179,6 +182,7 @@ impl Stats {
             delivered: 0,
             warm_delivered: 0,
             order_violations: 0,
+            reads: 0,
             errors: 0,
             first_error: None,
         }
@@ -399,6 +403,7 @@ fn run(a: &Args) -> io::Result<()> {
         while next < total && due(next) <= now {
             if next == warm {
                 cpu_at_measure = Some(cpu_self());
+                st.reads = 0;
                 // The harness samples the servers' CPU time at these lines.
                 println!("PHASE measure");
                 io::stdout().flush()?;
@@ -445,7 +450,7 @@ fn run(a: &Args) -> io::Result<()> {
         "{{\"mode\":\"chat_load\",\"members\":{n},\"rooms\":{},\"duration\":{},\"warmup\":{},\
          \"sent\":{sent},\"delivered\":{},\"expected\":{expected},\"deliveries_per_s\":{:.0},\
          \"p50_us\":{p50},\"p99_us\":{p99},\"max_us\":{max},\"order_violations\":{},\
-         \"errors\":{},\"first_error\":\"{first}\",\"members_open_at_end\":{alive},\
+         \"reads\":{},\"errors\":{},\"first_error\":\"{first}\",\"members_open_at_end\":{alive},\
          \"warmup_delivered\":{},\"max_send_lag_us\":{},\"open_s\":{open_s:.3},\
          \"sync_s\":{sync_s:.3},\"sync_rounds\":{round},\"loadgen_cpu_s\":{loadgen_cpu:.3},\
          \"loadgen_cpu_total_s\":{cpu_end:.3}}}",
@@ -455,6 +460,7 @@ fn run(a: &Args) -> io::Result<()> {
         st.delivered,
         st.delivered as f64 / a.duration,
         st.order_violations,
+        st.reads,
         st.errors,
         st.warm_delivered,
         max_lag.as_micros(),
@@ -532,6 +538,7 @@ fn pump(
                         break;
                     }
                     Ok(k) => {
+                        st.reads += 1;
                         let now = nanos(start);
                         if let Err(e) = frames(m, r, &rbuf[..k], st, now) {
                             failed = Some(e);
