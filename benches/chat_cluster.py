@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import queue
-import re
 import resource
 import shutil
 import signal
